@@ -1,0 +1,46 @@
+# shoptrack: `make run` serves on SQLite, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: setup run test lint typecheck browser bench demo clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: set up, apply the schema to ./data/shoptrack.db and serve on http://127.0.0.1:8080
+run: setup
+	$(BIN)/shoptrack serve --host $(HOST) --port $(PORT)
+
+## browser: Debian's Chromium for the browser tests (installed when missing)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## test: set up and run the whole suite (SQLite, and PostgreSQL from SHOPTRACK_TEST_POSTGRES_URL)
+test: setup browser
+	$(BIN)/ruff check shoptrack tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check shoptrack tests
+
+typecheck:
+	$(BIN)/mypy
+
+demo: setup
+	$(BIN)/shoptrack demo
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

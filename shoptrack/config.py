@@ -1,0 +1,59 @@
+"""Settings: one table, read from ``SHOPTRACK_*`` environment variables.
+
+Each setting has a type, a default and a help text (the ``description``);
+``docs/configuration.md`` documents every one of them and a test checks that
+it does.  A malformed value (``SHOPTRACK_PORT=abc``) fails loudly at start.
+Tests build ``Settings(...)`` with overrides and hand it to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///data/shoptrack.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPTRACK_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="Where events and state live: `sqlite:///path.db` or "
+        "`postgresql://user@host:port/db`.",
+    )
+    host: str = Field("127.0.0.1", description="Address `shoptrack serve` listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port `shoptrack serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Ingest processes `shoptrack serve` starts.")
+    batch_max_events: int = Field(
+        1000, ge=1, le=100_000,
+        description="Group commit: most events written in one transaction.",
+    )
+    batch_max_wait_ms: float = Field(
+        1.0, ge=0, le=1000,
+        description="Group commit: how long a batch waits for more events before committing "
+        "(0: commit what has arrived at once).",
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024,
+        description="Largest body accepted by `POST /watch/event` and the order webhook.",
+    )
+    max_batch_body_bytes: int = Field(
+        1024 * 1024, ge=1024,
+        description="Largest body (after gzip decoding) accepted by `POST /watch/events`.",
+    )
+    max_batch_events: int = Field(
+        500, ge=1, description="Most events accepted in one `POST /watch/events`."
+    )
+    app_cache_seconds: float = Field(
+        5.0, ge=0,
+        description="How long a process remembers an app looked up by its key.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        30_000, ge=0,
+        description="SQLite: how long a writer waits for another process's write lock.",
+    )
+    postgres_pool_size: int = Field(
+        4, ge=1, description="PostgreSQL: connections each process keeps for reads."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")

@@ -1,0 +1,98 @@
+"""Every error shoptrack answers with, and the one JSON shape they share.
+
+The tree::
+
+    ShoptrackError                 (status, code, field, message)
+    ├── BadRequest        400      malformed or invalid input
+    │     codes: invalid_encoding, invalid_json, invalid_form, missing_uid,
+    │            invalid_uid, unknown_event_type, missing_field,
+    │            invalid_number, invalid_field, invalid_topic
+    ├── Unauthorized      401      missing or wrong API secret
+    ├── Forbidden         403      unknown_app_key, origin_not_allowed
+    ├── NotFound          404      not_found
+    ├── PayloadTooLarge   413      payload_too_large
+    ├── UnsupportedMedia  415      unsupported_media_type
+    ├── RateLimited       429      rate_limited (with Retry-After)
+    └── Unavailable       503      unavailable (with Retry-After)
+
+Every 4xx/5xx body is built by :func:`error_body`::
+
+    {"error": {"code": "invalid_number", "field": "properties.qnt",
+               "message": "qnt must be a number, got 'two'"}}
+
+``field`` is the dotted path of the offending input, or null when the error
+is about the request as a whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShoptrackError(Exception):
+    """Base of all errors that become an HTTP answer."""
+
+    status = 500
+    default_code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.field, self.message)
+
+
+class BadRequest(ShoptrackError):
+    status = 400
+    default_code = "invalid_field"
+
+
+class Unauthorized(ShoptrackError):
+    status = 401
+    default_code = "unauthorized"
+
+
+class Forbidden(ShoptrackError):
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(ShoptrackError):
+    status = 404
+    default_code = "not_found"
+
+
+class PayloadTooLarge(ShoptrackError):
+    status = 413
+    default_code = "payload_too_large"
+
+
+class UnsupportedMedia(ShoptrackError):
+    status = 415
+    default_code = "unsupported_media_type"
+
+
+class RateLimited(ShoptrackError):
+    status = 429
+    default_code = "rate_limited"
+
+
+class Unavailable(ShoptrackError):
+    status = 503
+    default_code = "unavailable"
+
+
+def error_body(code: str, field: str | None, message: str) -> dict[str, Any]:
+    """The one JSON error shape, used by every error path."""
+    return {"error": {"code": code, "field": field, "message": message}}

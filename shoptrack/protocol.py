@@ -1,0 +1,270 @@
+"""Convead's wire format: from request bytes to a validated :class:`Event`.
+
+Nothing here does I/O or sees a request object: the web layer hands over the
+body, the query string and a few headers, and gets back an event (or a
+:class:`~shoptrack.errors.BadRequest` naming the field and the reason).
+
+Rules taken from the spec (``convead-protocol.md``):
+
+* ``POST /watch/event`` carries ``app_key``, ``visitor_uid``, ``guest_uid`` and
+  ``data`` (the event object as a JSON string), form-encoded in the body or in
+  the query string; a legacy client posts the event object itself as JSON.
+* The top-level fields win; the copies inside ``data`` fill what they lack.
+* An empty uid means absent; so do junk values that broken pages send
+  (``"null"``, ``"undefined"``, ``"[object Object]"``, ``"0"``, ...), so
+  that they can never glue thousands of visitors into one.
+* PHP encodes an empty ``properties`` / ``visitor_info`` as ``[]``: read as ``{}``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import ValidationError
+
+from shoptrack.errors import BadRequest
+from shoptrack.events import EVENT_TYPES, MAX_ID_LENGTH, MAX_TEXT_LENGTH, MAX_URL_LENGTH, Properties
+
+MAX_FORM_FIELDS = 50
+MAX_INFO_KEYS = 200
+MAX_INFO_KEY_LENGTH = 64
+MAX_INFO_VALUE_LENGTH = 2000
+MAX_MESSAGE_ID_LENGTH = 128
+
+JUNK_UIDS = frozenset(
+    {"", "null", "undefined", "none", "nil", "nan", "0", "false", "true",
+     "[object object]", "{}", "[]", "-"}
+)
+PAGE_FIELDS = ("url", "domain", "host", "path", "title", "referrer")
+_PAGE_LIMITS = {"title": MAX_TEXT_LENGTH}
+NUMBER_ERRORS = frozenset(
+    {"decimal_parsing", "decimal_type", "finite_number", "decimal_max_digits",
+     "decimal_max_places", "decimal_whole_digits"}
+)
+# Event types that need no uid: an order update finds its visitor through the order.
+UIDLESS_TYPES = frozenset({"order_update"})
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated event with the request context the write path stores."""
+
+    type: str
+    visitor_uid: str | None
+    guest_uid: str | None
+    props: Properties
+    properties: dict[str, Any]
+    visitor_info: dict[str, Any]
+    attributes: dict[str, Any]
+    page: dict[str, str | None]
+    message_id: str | None = None
+    app_id: int = 0
+    received_at: int = 0
+    client_ip: str | None = None
+    user_agent: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class WireEvent:
+    """A decoded but not yet validated event: the app key and the event object."""
+
+    app_key: str | None
+    obj: dict[str, Any]
+
+
+def decode_json(text: str | bytes, field: str | None) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        where = f"{field} " if field else "the body "
+        raise BadRequest(f"{where}is not valid JSON: {exc}", code="invalid_json", field=field) from None
+
+
+def decode_form(raw: bytes | str) -> dict[str, str]:
+    """Form fields, first value of each name; ``+`` and ``%20`` both mean space."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=False,
+            encoding="utf-8", errors="strict", max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise BadRequest("the form is not valid UTF-8", code="invalid_encoding") from None
+    except ValueError as exc:
+        raise BadRequest(f"the form is malformed: {exc}", code="invalid_form") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+def parse_watch(content_type: str, body: bytes, query: bytes | str) -> WireEvent:
+    """Decode ``/watch/event`` in any of its three spellings (form, query, raw JSON)."""
+    if content_type.startswith("application/json") or (
+        not content_type and body.lstrip()[:1] == b"{"
+    ):
+        obj = decode_json(body, None)
+        if not isinstance(obj, dict):
+            raise BadRequest("the JSON body must be an event object", code="invalid_json")
+        return WireEvent(_text_or_none(obj.get("app_key")), obj)
+    fields = decode_form(query) if query else {}
+    if body:
+        fields = {**fields, **decode_form(body)}
+    data = fields.get("data")
+    if data is None:
+        raise BadRequest("data is required: the event as a JSON string", code="missing_field",
+                         field="data")
+    obj = decode_json(data, "data")
+    if not isinstance(obj, dict):
+        raise BadRequest("data must be a JSON object", code="invalid_json", field="data")
+    # The top-level form fields win; the copies inside data fill what they lack.
+    for name in ("visitor_uid", "guest_uid"):
+        if clean_uid(fields.get(name), name) is not None:
+            obj[name] = fields[name]
+    app_key = fields.get("app_key") or _text_or_none(obj.get("app_key"))
+    return WireEvent(app_key, obj)
+
+
+def clean_uid(value: Any, name: str) -> str | None:
+    """A uid as a string, or None when absent or junk; raises on a wrong type."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", code="invalid_uid", field=name)
+    value = value.strip()
+    if value.lower() in JUNK_UIDS:
+        return None
+    if len(value) > MAX_ID_LENGTH:
+        raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters",
+                         code="invalid_uid", field=name)
+    if "\x00" in value:
+        raise BadRequest(f"{name} contains a NUL character", code="invalid_uid", field=name)
+    return value
+
+
+def validate_event(obj: dict[str, Any]) -> Event:
+    """Check one event object against its type; raise BadRequest naming the field."""
+    etype = obj.get("type")
+    if etype is None or etype == "":
+        raise BadRequest("type is required", code="missing_field", field="type")
+    if not isinstance(etype, str) or etype not in EVENT_TYPES:
+        known = ", ".join(sorted(EVENT_TYPES))
+        raise BadRequest(f"unknown event type {etype!r}; known: {known}",
+                         code="unknown_event_type", field="type")
+    visitor_uid = clean_uid(obj.get("visitor_uid"), "visitor_uid")
+    guest_uid = clean_uid(obj.get("guest_uid"), "guest_uid")
+    if visitor_uid is None and guest_uid is None and etype not in UIDLESS_TYPES:
+        raise BadRequest("send guest_uid or visitor_uid (at least one, not empty)",
+                         code="missing_uid", field="guest_uid")
+    properties = _object(obj.get("properties"), "properties")
+    try:
+        props = EVENT_TYPES[etype].model_validate(properties)
+    except ValidationError as exc:
+        raise _field_error(exc, "properties") from None
+    page = {name: _page_field(obj.get(name), name) for name in PAGE_FIELDS}
+    if page["domain"]:
+        page["domain"] = page["domain"].lower()
+    message_id = obj.get("message_id")
+    if message_id is not None:
+        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
+            raise BadRequest(f"message_id must be a string of 1 to {MAX_MESSAGE_ID_LENGTH} "
+                             "characters", code="invalid_field", field="message_id")
+    return Event(
+        type=etype,
+        visitor_uid=visitor_uid,
+        guest_uid=guest_uid,
+        props=props,
+        properties=properties,
+        visitor_info=validate_visitor_info(obj.get("visitor_info")),
+        attributes=_object(obj.get("attributes"), "attributes"),
+        page=page,
+        message_id=message_id,
+    )
+
+
+def validate_visitor_info(value: Any) -> dict[str, Any]:
+    """Flat ``{key: scalar}``; an empty string erases the key (applied by the state rules)."""
+    info = _object(value, "visitor_info")
+    if len(info) > MAX_INFO_KEYS:
+        raise BadRequest(f"visitor_info has more than {MAX_INFO_KEYS} keys",
+                         code="invalid_field", field="visitor_info")
+    for key, item in info.items():
+        where = f"visitor_info.{key}"
+        if not key or len(key) > MAX_INFO_KEY_LENGTH:
+            raise BadRequest(f"visitor_info keys are 1 to {MAX_INFO_KEY_LENGTH} characters",
+                             code="invalid_field", field=where[:100])
+        if isinstance(item, str):
+            if len(item) > MAX_INFO_VALUE_LENGTH:
+                raise BadRequest(f"{where} is longer than {MAX_INFO_VALUE_LENGTH} characters",
+                                 code="invalid_field", field=where)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BadRequest(f"{where} must be finite", code="invalid_number", field=where)
+        elif not (item is None or isinstance(item, bool | int | float)):
+            raise BadRequest(f"{where} must be a string, number, boolean or null",
+                             code="invalid_field", field=where)
+    return info
+
+
+def webhook_event(topic: str | None, body: bytes) -> dict[str, Any]:
+    """The order webhook's body, as the ``order_update`` event object it stands for."""
+    if topic not in (None, "", "events/order_update"):
+        raise BadRequest(f"unknown webhook topic {topic!r}; expected events/order_update",
+                         code="invalid_topic", field="X-Webhook-Topic")
+    obj = decode_json(body, None)
+    if not isinstance(obj, dict):
+        raise BadRequest("the webhook body must be a JSON object", code="invalid_json")
+    properties = {k: obj[k] for k in ("order_id", "state", "revenue", "items") if k in obj}
+    return {
+        "type": "order_update",
+        "visitor_uid": obj.get("visitor_uid"),
+        "guest_uid": obj.get("guest_uid"),
+        "visitor_info": obj.get("visitor_info"),
+        "properties": properties,
+        "message_id": obj.get("message_id"),
+    }
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"{name} must be a JSON object", code="invalid_field", field=name)
+    return value
+
+
+def _page_field(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", code="invalid_field", field=name)
+    limit = _PAGE_LIMITS.get(name, MAX_URL_LENGTH)
+    if len(value) > limit:
+        raise BadRequest(f"{name} is longer than {limit} characters", code="invalid_field",
+                         field=name)
+    return value.replace("\x00", "")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _field_error(exc: ValidationError, prefix: str) -> BadRequest:
+    """The first pydantic error as our shape: missing → missing_field, numbers → invalid_number."""
+    first = exc.errors(include_url=False)[0]
+    path = ".".join(str(part) for part in (prefix, *first["loc"]))
+    kind = first["type"]
+    if kind == "missing":
+        return BadRequest(f"{path} is required", code="missing_field", field=path)
+    given = first.get("input")
+    shown = repr(given)[:60] if given is not None else "nothing"
+    if kind in NUMBER_ERRORS:
+        return BadRequest(f"{path} must be a number, got {shown}", code="invalid_number",
+                          field=path)
+    return BadRequest(f"{path}: {first['msg']} (got {shown})", code="invalid_field", field=path)

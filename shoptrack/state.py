@@ -1,0 +1,332 @@
+"""The state rules: how each event changes visitors, carts and orders.
+
+:class:`BatchApplier` runs inside the write path's transaction and sees only a
+:class:`Tx` (a cursor that speaks ``?`` placeholders), never a request.
+
+**Visitors.**  One profile per person.  A guest uid alone finds (or creates) an
+anonymous profile; a visitor uid alone finds (or creates) a registered one.
+An event carrying both links them:
+
+* the guest is new: it becomes one more device of the visitor;
+* the visitor is new and the guest's profile is anonymous: that profile
+  becomes the visitor's (it keeps its history);
+* both exist and the guest's profile is anonymous: it is merged into the
+  visitor (events, other guest uids, orders move; info keys the visitor lacks
+  are taken; the more recently changed cart wins; counts add up);
+* the guest's profile already belongs to another registered visitor (a shared
+  device): the guest uid now points at the new visitor; nothing is merged.
+  Two registered visitors are never merged.
+
+``visitor_info`` from any event merges into the profile, last write wins per
+key, an empty string erases the key; unknown keys are kept.
+
+**Carts.**  ``update_cart`` replaces the cart; ``add_to_cart`` adds ``qnt`` (and
+updates price and names); ``remove_from_cart`` subtracts and drops the line at
+zero; ``purchase`` empties the cart.  Quantities change with atomic SQL
+arithmetic, so concurrent writers never lose an update.
+
+**Orders.**  ``purchase`` creates the order once per ``order_id`` and app (a
+repeat stores the event but adds no revenue).  ``order_update`` changes state,
+revenue or items of a known order; an unknown order is left alone and the
+outcome says so.  ``canceled`` is stored as ``cancelled``.
+
+**Duplicates.**  An event whose ``message_id`` was already stored for the app
+is not stored again and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from shoptrack.events import Item, normalize_state
+from shoptrack.money import format_money, format_quantity, to_units
+from shoptrack.protocol import Event
+from shoptrack.store.base import Outcome
+
+DUPLICATE = Outcome("duplicate")
+OK = Outcome()
+
+INSERT_EVENT = (
+    "INSERT INTO events (app_id, type, visitor_uid, guest_uid, visitor_id, properties,"
+    " visitor_info, attributes, url, domain, host, path, title, referrer, custom_key,"
+    " message_id, received_at, client_ip, user_agent)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+UPSERT_LINE = (
+    "INSERT INTO cart_lines (visitor_id, product_id, qnt, price, product_name, product_url,"
+    " product_image_url, updated_at) VALUES (?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (visitor_id, product_id) DO UPDATE SET qnt = cart_lines.qnt + excluded.qnt,"
+    " price = COALESCE(excluded.price, cart_lines.price),"
+    " product_name = COALESCE(excluded.product_name, cart_lines.product_name),"
+    " product_url = COALESCE(excluded.product_url, cart_lines.product_url),"
+    " product_image_url = COALESCE(excluded.product_image_url, cart_lines.product_image_url),"
+    " updated_at = excluded.updated_at"
+)
+
+
+class Tx(Protocol):
+    """A cursor inside an open transaction, with ``?`` placeholders on every backend."""
+
+    for_update: str
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def items_json(items: Sequence[Item]) -> str:
+    """Order lines as stored and shown, like cart lines: ``qnt`` a number, ``price`` a string."""
+    lines = []
+    for item in items:
+        line = item.model_dump(exclude_none=True)
+        line["qnt"] = format_quantity(to_units(item.qnt))
+        line["price"] = None if item.price is None else format_money(to_units(item.price))
+        lines.append(line)
+    return dumps(lines)
+
+
+class BatchApplier:
+    """Applies a batch's events in arrival order within one transaction."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.pending: list[tuple[Any, ...]] = []
+        self.seen_messages: set[tuple[int, str]] = set()
+
+    def apply_all(self, events: Sequence[Event]) -> list[Outcome]:
+        outcomes = [self.apply(event) for event in events]
+        self.flush()
+        return outcomes
+
+    def flush(self) -> None:
+        """Insert the events collected so far (before anything that moves events)."""
+        if self.pending:
+            self.tx.many(INSERT_EVENT, self.pending)
+            self.pending.clear()
+
+    # -- one event ---------------------------------------------------------------
+    def apply(self, ev: Event) -> Outcome:
+        if ev.message_id is not None and self._is_duplicate(ev.app_id, ev.message_id):
+            return DUPLICATE
+        now = ev.received_at
+        if ev.visitor_uid is None and ev.guest_uid is None:
+            visitor_id = self._order_visitor(ev)
+        else:
+            visitor_id = self.resolve(ev.app_id, ev.visitor_uid, ev.guest_uid, now)
+        outcome = OK
+        cart_changed = False
+        handler = getattr(self, "_on_" + ev.type, None)
+        if handler is not None:
+            outcome, cart_changed = handler(ev, visitor_id, now)
+        if visitor_id is not None:
+            self._touch(visitor_id, ev.visitor_info, now, cart_changed)
+        self.pending.append(self._event_row(ev, visitor_id))
+        return outcome
+
+    def _is_duplicate(self, app_id: int, message_id: str) -> bool:
+        key = (app_id, message_id)
+        if key in self.seen_messages:
+            return True
+        self.seen_messages.add(key)
+        return self.tx.one("SELECT 1 FROM events WHERE app_id = ? AND message_id = ?",
+                           (app_id, message_id)) is not None
+
+    @staticmethod
+    def _event_row(ev: Event, visitor_id: int | None) -> tuple[Any, ...]:
+        page = ev.page
+        custom_key = ev.properties.get("key") if ev.type == "custom" else None
+        return (
+            ev.app_id, ev.type, ev.visitor_uid, ev.guest_uid, visitor_id,
+            dumps(ev.properties), dumps(ev.visitor_info), dumps(ev.attributes),
+            page["url"], page["domain"], page["host"], page["path"], page["title"],
+            page["referrer"], custom_key, ev.message_id, ev.received_at, ev.client_ip,
+            ev.user_agent,
+        )
+
+    # -- identity ----------------------------------------------------------------
+    def resolve(self, app_id: int, visitor_uid: str | None, guest_uid: str | None,
+                now: int) -> int:
+        """The profile id for these uids, creating, linking or merging as the rules say."""
+        tx = self.tx
+        registered = None
+        if visitor_uid is not None:
+            row = tx.one("SELECT id FROM visitors WHERE app_id = ? AND visitor_uid = ?",
+                         (app_id, visitor_uid))
+            registered = row[0] if row else None
+        if guest_uid is None:
+            return registered if registered is not None else self._create(app_id, visitor_uid, now)
+        guest = tx.one(
+            "SELECT g.visitor_id, v.visitor_uid FROM guests g JOIN visitors v"
+            " ON v.id = g.visitor_id WHERE g.app_id = ? AND g.guest_uid = ?",
+            (app_id, guest_uid),
+        )
+        if guest is None:
+            visitor_id = registered if registered is not None else self._create(
+                app_id, visitor_uid, now)
+            self._link_guest(app_id, guest_uid, visitor_id, now)
+            return visitor_id
+        guest_profile, guest_owner = guest
+        if visitor_uid is None or guest_profile == registered:
+            return int(guest_profile)
+        if registered is None:
+            if guest_owner is None:
+                # The anonymous guest logs in for the first time: its profile becomes hers.
+                tx.run("UPDATE visitors SET visitor_uid = ? WHERE id = ?",
+                       (visitor_uid, guest_profile))
+                return int(guest_profile)
+            registered = self._create(app_id, visitor_uid, now)
+        if guest_owner is None:
+            self._merge(guest_profile, registered)
+        else:
+            # A shared device: the guest now belongs to the newly logged-in visitor.
+            self._link_guest(app_id, guest_uid, registered, now)
+        return int(registered)
+
+    def _create(self, app_id: int, visitor_uid: str | None, now: int) -> int:
+        row = self.tx.one(
+            "INSERT INTO visitors (app_id, visitor_uid, info, first_seen, last_seen, event_count)"
+            " VALUES (?, ?, '{}', ?, ?, 0) RETURNING id",
+            (app_id, visitor_uid, now, now),
+        )
+        assert row is not None
+        return int(row[0])
+
+    def _link_guest(self, app_id: int, guest_uid: str, visitor_id: int, now: int) -> None:
+        self.tx.run(
+            "INSERT INTO guests (app_id, guest_uid, visitor_id, linked_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (app_id, guest_uid) DO UPDATE SET visitor_id = excluded.visitor_id,"
+            " linked_at = excluded.linked_at",
+            (app_id, guest_uid, visitor_id, now),
+        )
+
+    def _merge(self, source: int, target: int) -> None:
+        """Fold the anonymous profile ``source`` into ``target`` and delete it."""
+        tx = self.tx
+        self.flush()
+        rows = {
+            row[0]: row
+            for row in tx.all(
+                "SELECT id, info, first_seen, last_seen, event_count, cart_updated_at"
+                " FROM visitors WHERE id IN (?, ?) ORDER BY id" + tx.for_update,
+                (source, target),
+            )
+        }
+        src, dst = rows[source], rows[target]
+        for table in ("events", "guests", "orders"):
+            tx.run(f"UPDATE {table} SET visitor_id = ? WHERE visitor_id = ?", (target, source))
+        src_cart, dst_cart = src[5], dst[5]
+        if src_cart is not None and (dst_cart is None or src_cart > dst_cart):
+            tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (target,))
+            tx.run("UPDATE cart_lines SET visitor_id = ? WHERE visitor_id = ?", (target, source))
+            cart_updated_at = src_cart
+        else:
+            tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (source,))
+            cart_updated_at = dst_cart
+        info = {**orjson.loads(src[1]), **orjson.loads(dst[1])}
+        tx.run(
+            "UPDATE visitors SET info = ?, first_seen = ?, last_seen = ?, event_count = ?,"
+            " cart_updated_at = ? WHERE id = ?",
+            (dumps(info), min(src[2], dst[2]), max(src[3], dst[3]), src[4] + dst[4],
+             cart_updated_at, target),
+        )
+        tx.run("DELETE FROM visitors WHERE id = ?", (source,))
+
+    def _touch(self, visitor_id: int, info: dict[str, Any], now: int, cart_changed: bool) -> None:
+        tx = self.tx
+        cart_at = now if cart_changed else None
+        if info:
+            row = tx.one("SELECT info FROM visitors WHERE id = ?" + tx.for_update, (visitor_id,))
+            merged = orjson.loads(row[0]) if row else {}
+            for key, value in info.items():
+                if value == "":
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            tx.run(
+                "UPDATE visitors SET info = ?, event_count = event_count + 1,"
+                " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
+                " cart_updated_at = COALESCE(?, cart_updated_at) WHERE id = ?",
+                (dumps(merged), now, now, cart_at, visitor_id),
+            )
+        else:
+            tx.run(
+                "UPDATE visitors SET event_count = event_count + 1,"
+                " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
+                " cart_updated_at = COALESCE(?, cart_updated_at) WHERE id = ?",
+                (now, now, cart_at, visitor_id),
+            )
+
+    # -- carts ---------------------------------------------------------------------
+    def _add_line(self, visitor_id: int, item: Any, now: int) -> None:
+        self.tx.run(UPSERT_LINE, (
+            visitor_id, item.product_id, to_units(item.qnt),
+            None if item.price is None else to_units(item.price),
+            item.product_name, item.product_url, item.product_image_url, now,
+        ))
+
+    def _on_add_to_cart(self, ev: Event, visitor_id: int, now: int) -> tuple[Outcome, bool]:
+        self._add_line(visitor_id, ev.props, now)
+        return OK, True
+
+    def _on_remove_from_cart(self, ev: Event, visitor_id: int, now: int) -> tuple[Outcome, bool]:
+        props: Any = ev.props
+        key = (visitor_id, props.product_id)
+        self.tx.run("UPDATE cart_lines SET qnt = qnt - ?, updated_at = ?"
+                    " WHERE visitor_id = ? AND product_id = ?",
+                    (to_units(props.qnt), now, *key))
+        self.tx.run("DELETE FROM cart_lines WHERE visitor_id = ? AND product_id = ? AND qnt <= 0",
+                    key)
+        return OK, True
+
+    def _on_update_cart(self, ev: Event, visitor_id: int, now: int) -> tuple[Outcome, bool]:
+        self.tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (visitor_id,))
+        for item in ev.props.items:  # type: ignore[attr-defined]
+            if item.qnt > 0:
+                self._add_line(visitor_id, item, now)
+        return OK, True
+
+    # -- orders --------------------------------------------------------------------
+    def _on_purchase(self, ev: Event, visitor_id: int, now: int) -> tuple[Outcome, bool]:
+        props: Any = ev.props
+        created = self.tx.run(
+            "INSERT INTO orders (app_id, order_id, visitor_id, revenue, state, items,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (app_id, order_id) DO NOTHING",
+            (ev.app_id, props.order_id, visitor_id, to_units(props.revenue),
+             normalize_state(props.state or "new"), items_json(props.items or []), now, now),
+        )
+        self.tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (visitor_id,))
+        note = None if created else f"order {props.order_id} was already recorded"
+        return Outcome("ok", note), True
+
+    def _on_order_update(self, ev: Event, visitor_id: int | None,
+                         now: int) -> tuple[Outcome, bool]:
+        props: Any = ev.props
+        changed = self.tx.run(
+            "UPDATE orders SET state = COALESCE(?, state), revenue = COALESCE(?, revenue),"
+            " items = COALESCE(?, items), updated_at = ? WHERE app_id = ? AND order_id = ?",
+            (None if props.state is None else normalize_state(props.state),
+             None if props.revenue is None else to_units(props.revenue),
+             None if props.items is None else items_json(props.items),
+             now, ev.app_id, props.order_id),
+        )
+        if not changed:
+            return Outcome("ok", f"unknown order {props.order_id}: ignored"), False
+        return OK, False
+
+    def _order_visitor(self, ev: Event) -> int | None:
+        """An event without uids (the order webhook) belongs to its order's visitor."""
+        order_id = getattr(ev.props, "order_id", None)
+        if order_id is None:
+            return None
+        row = self.tx.one("SELECT visitor_id FROM orders WHERE app_id = ? AND order_id = ?",
+                          (ev.app_id, order_id))
+        return None if row is None or row[0] is None else int(row[0])

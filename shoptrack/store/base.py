@@ -1,0 +1,137 @@
+"""The storage contract, and the one place that picks a backend from a URL.
+
+A :class:`Store` is used by three kinds of caller, and promises each:
+
+* **The write path** (one writer thread per process) calls :meth:`apply_batch`.
+  It is *atomic*: the events of the batch and every state change they cause
+  (visitors, guest links, carts, orders) commit together or not at all.
+  It is *safe across processes and hosts*: any number of processes may call
+  it on one database at once without losing an update (SQLite: one writer at
+  a time, ``BEGIN IMMEDIATE``; PostgreSQL: advisory locks on the uids of the
+  batch, taken in sorted order, plus atomic SQL arithmetic).  It raises
+  :class:`StoreUnavailable` when the database cannot be reached or written;
+  anything else it raises means the batch itself is at fault.
+* **Reads** (any thread) never go through the writer and never block it.
+* **Admin** (CLI, tests): apps and their custom event keys.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shoptrack.protocol import Event
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or written right now; try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    id: int
+    app_key: str
+    name: str
+    domains: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the write path did with one event: ``ok`` or ``duplicate``, and an optional note."""
+
+    status: str = "ok"
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters of the app-wide event listing; ``before`` is an event id cursor."""
+
+    type: str | None = None
+    since: int | None = None
+    until: int | None = None
+    before: int | None = None
+    limit: int = 100
+
+
+class Store(ABC):
+    backend: str
+
+    # -- write path ------------------------------------------------------------
+    @abstractmethod
+    def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """Store the events and apply their state changes in one transaction (atomic)."""
+
+    # -- admin -----------------------------------------------------------------
+    @abstractmethod
+    def create_app(self, name: str, app_key: str, secret_hash: str,
+                   domains: Sequence[str] = ()) -> App:
+        """Raises ValueError when the app key is taken."""
+
+    @abstractmethod
+    def list_apps(self) -> list[App]: ...
+
+    @abstractmethod
+    def app_by_key(self, app_key: str) -> App | None: ...
+
+    @abstractmethod
+    def app_by_secret_hash(self, secret_hash: str) -> App | None: ...
+
+    @abstractmethod
+    def set_secret_hash(self, app_id: int, secret_hash: str) -> None: ...
+
+    @abstractmethod
+    def add_event_key(self, app_id: int, key: str, title: str | None = None) -> None:
+        """Register a custom event key (idempotent)."""
+
+    @abstractmethod
+    def remove_event_key(self, app_id: int, key: str) -> bool: ...
+
+    @abstractmethod
+    def event_keys(self, app_id: int) -> list[dict[str, Any]]:
+        """Registered keys and every key seen in stored events, with counts."""
+
+    # -- reads -----------------------------------------------------------------
+    @abstractmethod
+    def visitor(self, app_id: int, uid: str) -> dict[str, Any] | None:
+        """The profile reached by a visitor uid or any of its guest uids; None if unknown."""
+
+    @abstractmethod
+    def visitor_events(self, app_id: int, uid: str, limit: int,
+                       before: int | None) -> list[dict[str, Any]] | None:
+        """The visitor's events, newest first; None when the uid is unknown."""
+
+    @abstractmethod
+    def order(self, app_id: int, order_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def events(self, app_id: int, query: EventQuery) -> list[dict[str, Any]]:
+        """The app's events matching the query, newest first."""
+
+    @abstractmethod
+    def count_events(self, app_id: int | None = None) -> int: ...
+
+    # -- lifecycle -------------------------------------------------------------
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers a trivial query."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def open_store(url: str, *, pool_size: int = 4, busy_timeout_ms: int = 30_000) -> Store:
+    """The backend for ``url``: the only place that decides between them."""
+    from shoptrack.store.urls import backend_of
+
+    if backend_of(url) == "sqlite":
+        from shoptrack.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url, busy_timeout_ms=busy_timeout_ms)
+    from shoptrack.store.postgres import PostgresStore
+
+    return PostgresStore(url, pool_size=pool_size)

@@ -1,0 +1,145 @@
+"""PostgreSQL, the production backend: many processes and hosts on one database.
+
+* Writes: one connection per process, owned by its writer.  A batch first
+  takes transaction-scoped advisory locks on every uid it touches, in sorted
+  order (no deadlock between batches), so identity links and merges of one
+  person happen one batch at a time across all processes.  Cart quantities
+  change with atomic SQL arithmetic; a profile's info is read ``FOR UPDATE``.
+  A batch that still collides (a deadlock or unique violation between two
+  processes) is rolled back and run again.
+* Reads: a small connection pool per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from shoptrack.protocol import Event
+from shoptrack.store.base import Outcome, StoreUnavailable
+from shoptrack.store.sql import SqlStore
+
+RETRIES = 5
+_RETRYABLE = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.UniqueViolation,
+)
+
+
+def lock_key(app_id: int, kind: str, uid: str) -> int:
+    """A signed 64-bit advisory-lock key for one uid of one app."""
+    digest = hashlib.blake2b(f"{app_id}\x1f{kind}\x1f{uid}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresTx:
+    """A :class:`shoptrack.state.Tx` over a psycopg cursor (``?`` becomes ``%s``)."""
+
+    for_update = " FOR UPDATE"
+    _sql_cache: dict[str, str] = {}
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self.cur = cur
+
+    @classmethod
+    def _sql(cls, sql: str) -> str:
+        converted = cls._sql_cache.get(sql)
+        if converted is None:
+            converted = cls._sql_cache[sql] = sql.replace("?", "%s")
+        return converted
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self.cur.execute(self._sql(sql), params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.cur.execute(self._sql(sql), params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.cur.execute(self._sql(sql), params).rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.cur.executemany(self._sql(sql), rows)
+
+
+class PostgresStore(SqlStore):
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+        self.url = url
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
+                                    kwargs={"autocommit": True}, name="shoptrack-read")
+        self._pool_lock = threading.Lock()
+        self._pool_open = False
+        self._writer_conn: psycopg.Connection[Any] | None = None
+        self._writer_lock = threading.Lock()
+
+    def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        for attempt in range(RETRIES):
+            try:
+                return super().apply_batch(events)
+            except _RETRYABLE:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _lock_identities(self, tx: Any, events: Sequence[Event]) -> None:
+        keys = set()
+        for ev in events:
+            if ev.visitor_uid is not None:
+                keys.add(lock_key(ev.app_id, "v", ev.visitor_uid))
+            if ev.guest_uid is not None:
+                keys.add(lock_key(ev.app_id, "g", ev.guest_uid))
+        if keys:
+            tx.cur.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k"
+                " ORDER BY 1) AS sorted_keys", (sorted(keys),))
+
+    @contextmanager
+    def _read(self) -> Iterator[PostgresTx]:
+        if not self._pool_open:
+            with self._pool_lock:
+                if not self._pool_open:
+                    self._pool.open(wait=False)
+                    self._pool_open = True
+        try:
+            with self._pool.connection(timeout=5) as conn, conn.cursor() as cur:
+                yield PostgresTx(cur)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[PostgresTx]:
+        with self._writer_lock:
+            try:
+                if self._writer_conn is None or self._writer_conn.closed:
+                    self._writer_conn = psycopg.connect(self.url, autocommit=True,
+                                                        connect_timeout=5)
+                conn = self._writer_conn
+                with conn.transaction(), conn.cursor() as cur:
+                    yield PostgresTx(cur)
+            except psycopg.OperationalError as exc:
+                self._drop_writer()
+                raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+
+    def _drop_writer(self) -> None:
+        if self._writer_conn is not None:
+            try:
+                self._writer_conn.close()
+            except psycopg.Error:
+                pass
+            self._writer_conn = None
+
+    def close(self) -> None:
+        with self._writer_lock:
+            self._drop_writer()
+        if self._pool_open:
+            self._pool.close()
+            self._pool_open = False

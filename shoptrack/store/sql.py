@@ -1,0 +1,231 @@
+"""What both SQL backends share: the admin queries, the reads, and the batch body.
+
+Backends subclass :class:`SqlStore` and provide connections (``_writer``,
+``_reader``), the transaction around a batch (``_write_transaction``) and
+their placeholder style.  All SQL here uses ``?`` placeholders; parameters
+are always bound, never formatted into the SQL text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+
+from shoptrack.money import UNITS_PER_ONE, format_money, format_quantity
+from shoptrack.protocol import Event
+from shoptrack.state import BatchApplier, Tx, dumps
+from shoptrack.store.base import App, EventQuery, Outcome, Store
+
+EVENT_COLUMNS = (
+    "id, type, visitor_uid, guest_uid, visitor_id, properties, visitor_info, attributes,"
+    " url, domain, host, path, title, referrer, message_id, received_at, client_ip, user_agent"
+)
+APP_COLUMNS = "id, app_key, name, domains, settings, created_at"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso(ms: int | None) -> str | None:
+    """Unix milliseconds as ISO 8601 UTC: ``2026-11-27T18:12:27.123Z``."""
+    if ms is None:
+        return None
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def _app(row: Sequence[Any]) -> App:
+    return App(id=row[0], app_key=row[1], name=row[2], domains=tuple(orjson.loads(row[3])),
+               settings=orjson.loads(row[4]), created_at=row[5])
+
+
+def _event(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": row[0], "type": row[1], "visitor_uid": row[2], "guest_uid": row[3],
+        "visitor_id": row[4], "properties": orjson.loads(row[5]),
+        "visitor_info": orjson.loads(row[6]), "attributes": orjson.loads(row[7]),
+        "url": row[8], "domain": row[9], "host": row[10], "path": row[11], "title": row[12],
+        "referrer": row[13], "message_id": row[14], "received_at": iso(row[15]),
+        "client_ip": row[16], "user_agent": row[17],
+    }
+
+
+class SqlStore(Store):
+    """The shared SQL; see the module docstring for what a backend adds."""
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Tx]:
+        """A transaction on the writer connection that commits on success."""
+        raise NotImplementedError
+
+    # -- write path --------------------------------------------------------------
+    def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        with self._write() as tx:
+            self._lock_identities(tx, events)
+            return BatchApplier(tx).apply_all(events)
+
+    def _lock_identities(self, tx: Tx, events: Sequence[Event]) -> None:
+        """Serialise concurrent batches that touch the same uids (a no-op on SQLite)."""
+
+    # -- admin -------------------------------------------------------------------
+    def create_app(self, name: str, app_key: str, secret_hash: str,
+                   domains: Sequence[str] = ()) -> App:
+        with self._write() as tx:
+            if tx.one("SELECT 1 FROM apps WHERE app_key = ?", (app_key,)):
+                raise ValueError(f"an app with the key {app_key!r} exists already")
+            row = tx.one(
+                "INSERT INTO apps (app_key, name, secret_hash, domains, settings, created_at)"
+                f" VALUES (?, ?, ?, ?, '{{}}', ?) RETURNING {APP_COLUMNS}",
+                (app_key, name, secret_hash, dumps(list(domains)), now_ms()),
+            )
+        assert row is not None
+        return _app(row)
+
+    def list_apps(self) -> list[App]:
+        with self._read() as tx:
+            return [_app(r) for r in tx.all(f"SELECT {APP_COLUMNS} FROM apps ORDER BY id")]
+
+    def app_by_key(self, app_key: str) -> App | None:
+        with self._read() as tx:
+            row = tx.one(f"SELECT {APP_COLUMNS} FROM apps WHERE app_key = ?", (app_key,))
+        return _app(row) if row else None
+
+    def app_by_secret_hash(self, secret_hash: str) -> App | None:
+        with self._read() as tx:
+            row = tx.one(f"SELECT {APP_COLUMNS} FROM apps WHERE secret_hash = ?", (secret_hash,))
+        return _app(row) if row else None
+
+    def set_secret_hash(self, app_id: int, secret_hash: str) -> None:
+        with self._write() as tx:
+            tx.run("UPDATE apps SET secret_hash = ? WHERE id = ?", (secret_hash, app_id))
+
+    def add_event_key(self, app_id: int, key: str, title: str | None = None) -> None:
+        with self._write() as tx:
+            tx.run("INSERT INTO app_event_keys (app_id, key, title, created_at)"
+                   " VALUES (?, ?, ?, ?) ON CONFLICT (app_id, key) DO UPDATE"
+                   " SET title = COALESCE(excluded.title, app_event_keys.title)",
+                   (app_id, key, title, now_ms()))
+
+    def remove_event_key(self, app_id: int, key: str) -> bool:
+        with self._write() as tx:
+            return tx.run("DELETE FROM app_event_keys WHERE app_id = ? AND key = ?",
+                          (app_id, key)) > 0
+
+    def event_keys(self, app_id: int) -> list[dict[str, Any]]:
+        with self._read() as tx:
+            registered = {r[0]: r[1] for r in tx.all(
+                "SELECT key, title FROM app_event_keys WHERE app_id = ?", (app_id,))}
+            seen = dict(tx.all(
+                "SELECT custom_key, COUNT(*) FROM events WHERE app_id = ? AND type = 'custom'"
+                " GROUP BY custom_key", (app_id,)))
+        return [
+            {"key": key, "title": registered.get(key), "registered": key in registered,
+             "events": int(seen.get(key, 0))}
+            for key in sorted(set(registered) | {k for k in seen if k is not None})
+        ]
+
+    # -- reads -------------------------------------------------------------------
+    def _find_visitor(self, tx: Tx, app_id: int, uid: str) -> int | None:
+        row = tx.one("SELECT id FROM visitors WHERE app_id = ? AND visitor_uid = ?", (app_id, uid))
+        if row is None:
+            row = tx.one("SELECT visitor_id FROM guests WHERE app_id = ? AND guest_uid = ?",
+                         (app_id, uid))
+        return None if row is None else int(row[0])
+
+    def visitor(self, app_id: int, uid: str) -> dict[str, Any] | None:
+        with self._read() as tx:
+            visitor_id = self._find_visitor(tx, app_id, uid)
+            if visitor_id is None:
+                return None
+            row = tx.one("SELECT visitor_uid, info, first_seen, last_seen, event_count,"
+                         " cart_updated_at FROM visitors WHERE id = ?", (visitor_id,))
+            if row is None:
+                return None
+            guests = [r[0] for r in tx.all(
+                "SELECT guest_uid FROM guests WHERE visitor_id = ? ORDER BY linked_at, guest_uid",
+                (visitor_id,))]
+            lines = tx.all(
+                "SELECT product_id, qnt, price, product_name, product_url, product_image_url,"
+                " updated_at FROM cart_lines WHERE visitor_id = ? ORDER BY product_id",
+                (visitor_id,))
+            orders = tx.all(self._ORDER_SELECT + " WHERE o.visitor_id = ? ORDER BY o.created_at, o.id",
+                            (visitor_id,))
+        items = [
+            {"product_id": r[0], "qnt": format_quantity(r[1]), "price": format_money(r[2]),
+             "product_name": r[3], "product_url": r[4], "product_image_url": r[5]}
+            for r in lines
+        ]
+        total = sum(r[1] * (r[2] or 0) for r in lines) // UNITS_PER_ONE
+        return {
+            "id": visitor_id,
+            "visitor_uid": row[0],
+            "guest_uids": guests,
+            "info": orjson.loads(row[1]),
+            "cart": {"items": items, "total": format_money(total),
+                     "updated_at": iso(row[5])},
+            "orders": [self._order(o) for o in orders],
+            "first_seen": iso(row[2]),
+            "last_seen": iso(row[3]),
+            "event_count": row[4],
+        }
+
+    _ORDER_SELECT = ("SELECT o.order_id, o.revenue, o.state, o.items, o.created_at, o.updated_at,"
+                     " v.visitor_uid FROM orders o LEFT JOIN visitors v ON v.id = o.visitor_id")
+
+    @staticmethod
+    def _order(row: Sequence[Any]) -> dict[str, Any]:
+        return {"order_id": row[0], "revenue": format_money(row[1]), "state": row[2],
+                "items": orjson.loads(row[3]), "created_at": iso(row[4]),
+                "updated_at": iso(row[5]), "visitor_uid": row[6]}
+
+    def order(self, app_id: int, order_id: str) -> dict[str, Any] | None:
+        with self._read() as tx:
+            row = tx.one(self._ORDER_SELECT + " WHERE o.app_id = ? AND o.order_id = ?",
+                         (app_id, order_id))
+        return self._order(row) if row else None
+
+    def visitor_events(self, app_id: int, uid: str, limit: int,
+                       before: int | None) -> list[dict[str, Any]] | None:
+        with self._read() as tx:
+            visitor_id = self._find_visitor(tx, app_id, uid)
+            if visitor_id is None:
+                return None
+            sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE visitor_id = ?"
+            params: list[Any] = [visitor_id]
+            if before is not None:
+                sql += " AND id < ?"
+                params.append(before)
+            rows = tx.all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [_event(r) for r in rows]
+
+    def events(self, app_id: int, query: EventQuery) -> list[dict[str, Any]]:
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE app_id = ?"
+        params: list[Any] = [app_id]
+        for clause, value in (("type = ?", query.type), ("received_at >= ?", query.since),
+                              ("received_at < ?", query.until), ("id < ?", query.before)):
+            if value is not None:
+                sql += " AND " + clause
+                params.append(value)
+        with self._read() as tx:
+            rows = tx.all(sql + " ORDER BY id DESC LIMIT ?", (*params, query.limit))
+        return [_event(r) for r in rows]
+
+    def count_events(self, app_id: int | None = None) -> int:
+        with self._read() as tx:
+            if app_id is None:
+                row = tx.one("SELECT COUNT(*) FROM events")
+            else:
+                row = tx.one("SELECT COUNT(*) FROM events WHERE app_id = ?", (app_id,))
+        return int(row[0]) if row else 0
+
+    def ping(self) -> None:
+        with self._read() as tx:
+            tx.one("SELECT 1")
+

@@ -1,0 +1,80 @@
+"""The read API (``/api/v1``): visitors, their events, orders, the event stream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from shoptrack.errors import NotFound
+from shoptrack.store.base import App, EventQuery
+from shoptrack.web.auth import require_secret
+from shoptrack.web.schemas import EventKey, EventPage, Order, Visitor
+from shoptrack.web.services import services
+
+router = APIRouter(prefix="/api/v1", tags=["read"])
+CurrentApp = Annotated[App, Depends(require_secret)]
+Limit = Annotated[int, Query(ge=1, le=10_000, description="at most this many events")]
+Before = Annotated[int | None, Query(ge=1, description="cursor: events older than this id")]
+
+
+def _ms(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _page(events: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    return {"events": events,
+            "next_before": events[-1]["id"] if len(events) == limit else None}
+
+
+@router.get("/visitors/{uid}", response_model=Visitor, summary="A visitor by visitor or guest uid")
+async def get_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    visitor = await run_in_threadpool(services(request).store.visitor, app.id, uid)
+    if visitor is None:
+        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    return visitor
+
+
+@router.get("/visitors/{uid}/events", response_model=EventPage,
+            summary="A visitor's events, newest first")
+async def get_visitor_events(uid: str, app: CurrentApp, request: Request,
+                             limit: Limit = 100, before: Before = None) -> dict[str, Any]:
+    events = await run_in_threadpool(services(request).store.visitor_events, app.id, uid,
+                                     limit, before)
+    if events is None:
+        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    return _page(events, limit)
+
+
+@router.get("/orders/{order_id}", response_model=Order, summary="An order")
+async def get_order(order_id: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    order = await run_in_threadpool(services(request).store.order, app.id, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id[:100]!r}", field="order_id")
+    return order
+
+
+@router.get("/events", response_model=EventPage, summary="The app's events, newest first")
+async def list_events(
+    app: CurrentApp, request: Request,
+    type: Annotated[str | None, Query(max_length=32, description="only this event type")] = None,
+    since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="received before (ISO 8601)")] = None,
+    limit: Limit = 100,
+    before: Before = None,
+) -> dict[str, Any]:
+    query = EventQuery(type=type, since=_ms(since), until=_ms(until), before=before, limit=limit)
+    events = await run_in_threadpool(services(request).store.events, app.id, query)
+    return _page(events, limit)
+
+
+@router.get("/event-keys", response_model=list[EventKey],
+            summary="Custom event keys: registered ones and those seen in events")
+async def list_event_keys(app: CurrentApp, request: Request) -> list[dict[str, Any]]:
+    return await run_in_threadpool(services(request).store.event_keys, app.id)

@@ -1,0 +1,36 @@
+"""``GET /health`` for load balancers: 200 when the database answers, else 503 and why."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from shoptrack.store.base import StoreUnavailable
+from shoptrack.web.responses import JSONBody
+from shoptrack.web.schemas import Health
+from shoptrack.web.services import services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(request: Request) -> Response:
+    svc = services(request)
+    backend = svc.store.backend
+    reason = None
+    if svc.draining:
+        reason = "shutting down"
+    else:
+        try:
+            await asyncio.wait_for(run_in_threadpool(svc.store.ping), timeout=5)
+        except (StoreUnavailable, TimeoutError) as exc:
+            reason = f"database unavailable: {exc or 'no answer within 5 s'}"
+        else:
+            reason = svc.writer.stats.last_error and f"last write failed: {svc.writer.stats.last_error}"
+    if reason:
+        return JSONBody({"status": "unavailable", "database": backend, "reason": reason},
+                        status_code=503, headers={"Retry-After": "2"})
+    return JSONBody({"status": "ok", "database": backend})

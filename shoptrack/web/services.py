@@ -1,0 +1,47 @@
+"""What handlers reach through ``request.app.state.services``: one object per process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from shoptrack.config import Settings
+from shoptrack.ingest import Writer
+from shoptrack.store.base import App, Store
+
+
+@dataclass
+class AppCache:
+    """App lookups by key, remembered for ``ttl`` seconds (only a cache: the store decides)."""
+
+    store: Store
+    ttl: float
+    _entries: dict[str, tuple[App | None, float]] = field(default_factory=dict)
+
+    async def by_key(self, app_key: str) -> App | None:
+        now = time.monotonic()
+        hit = self._entries.get(app_key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        app = await run_in_threadpool(self.store.app_by_key, app_key)
+        if len(self._entries) > 10_000:
+            self._entries.clear()  # bounded: junk keys from the internet cannot grow it forever
+        self._entries[app_key] = (app, now + self.ttl)
+        return app
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    writer: Writer
+    apps: AppCache
+    draining: bool = False
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc

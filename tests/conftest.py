@@ -1,0 +1,209 @@
+"""Shared fixtures: real SQLite files, the real PostgreSQL, real servers.
+
+* ``database_url``: parametrised over ``sqlite`` and ``postgres``; a fresh,
+  migrated database per test.  PostgreSQL comes from
+  ``SHOPTRACK_TEST_POSTGRES_URL``; each test run migrates its own schema once
+  (``st_<random>``) and empties its tables before each test, so runs on one
+  server cannot collide.  Without the URL the postgres cases are skipped,
+  except under ``CI=true``, where that is an error.
+* ``store``: an open :class:`Store` on ``database_url``.
+* ``client``: the in-process app (``create_app``) behind a Starlette
+  ``TestClient``, lifespan running, with app ``APPKEY``; ``client.secret``
+  holds its API secret.
+* ``live_server``: a real ``shoptrack serve`` subprocess on a free port with a
+  fresh SQLite file and app ``APPKEY``; ``start_server(database_url, workers)``
+  starts one on any database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from shoptrack.apps import create_app as create_shop_app
+from shoptrack.config import Settings
+from shoptrack.migrate import migrate
+from shoptrack.store.base import Store, open_store
+from shoptrack.web.app import create_app
+
+APP_KEY = "APPKEY"
+BIN = Path(sys.executable).parent
+TABLES = ("events", "guests", "visitors", "cart_lines", "orders", "app_event_keys", "apps")
+PG_ENV = "SHOPTRACK_TEST_POSTGRES_URL"
+
+
+# -- databases ---------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{PG_ENV} must be set in CI: the PostgreSQL tests may not be skipped")
+        pytest.skip(f"{PG_ENV} is not set")
+    schema = "st_" + secrets.token_hex(6)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    migrate(url)
+    yield url
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _empty_postgres(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "shoptrack.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
+
+
+# -- in-process app ------------------------------------------------------------------
+class AppClient(TestClient):
+    secret: str
+    app_key: str
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET a read-API path with the secret; asserts 200 and returns the JSON."""
+        response = self.get(path, params=params,
+                            headers={"Authorization": f"Bearer {self.secret}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[AppClient]:
+    setup = open_store(database_url)
+    creds = create_shop_app(setup, "test shop", app_key=APP_KEY)
+    setup.close()
+    settings = Settings(database_url=database_url, batch_max_wait_ms=0)
+    with AppClient(create_app(settings)) as test_client:
+        test_client.secret = creds.api_secret
+        test_client.app_key = APP_KEY
+        yield test_client
+
+
+# -- real servers --------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A real ``shoptrack serve`` subprocess; restartable on the same port and database."""
+
+    def __init__(self, database_url: str, workers: int, log_path: Path) -> None:
+        self.database_url = database_url
+        self.workers = workers
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.app_key = APP_KEY
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        result = subprocess.run(
+            [BIN / "shoptrack", "apps", "create", "test shop", "--app-key", APP_KEY, "--json",
+             "--database", database_url],
+            check=True, capture_output=True, text=True,
+        )
+        import json
+
+        self.api_secret: str = json.loads(result.stdout)["api_secret"]
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {**os.environ, "SHOPTRACK_BATCH_MAX_WAIT_MS": "1"}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [BIN / "shoptrack", "serve", "--port", str(self.port), "--database",
+             self.database_url, "--workers", str(self.workers)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.base_url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def api(self, path: str, **params: Any) -> Any:
+        """GET a read-API path with the secret; asserts 200 and returns the JSON."""
+        response = httpx.get(self.base_url + path, params=params,
+                             headers={"Authorization": f"Bearer {self.api_secret}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def start(database_url: str, workers: int = 1) -> LiveServer:
+        server = LiveServer(database_url, workers, tmp_path / f"server-{len(started)}.log")
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(start_server: Callable[..., LiveServer], tmp_path: Path) -> LiveServer:
+    return start_server(f"sqlite:///{tmp_path / 'live.db'}")
