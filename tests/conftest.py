@@ -151,12 +151,12 @@ class LiveServer:
 
     def start(self, timeout: float = 30.0) -> None:
         env = {**os.environ, "SHOPTRACK_BATCH_MAX_WAIT_MS": "1"}
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [BIN / "shoptrack", "serve", "--port", str(self.port), "--database",
-             self.database_url, "--workers", str(self.workers)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [BIN / "shoptrack", "serve", "--port", str(self.port), "--database",
+                 self.database_url, "--workers", str(self.workers)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -107,8 +107,8 @@ def answer(outcome: Outcome, headers: dict[str, str]) -> JSONBody:
     return JSONBody(body, headers=headers)
 
 
-@router.api_route("/watch/event", methods=["POST", "GET"], openapi_extra=_FORM_BODY,
-                  summary="Track one event (Convead wire format)")
+@router.post("/watch/event", openapi_extra=_FORM_BODY,
+             summary="Track one event (Convead wire format)")
 async def watch_event(request: Request) -> Response:
     svc = services(request)
     cors: dict[str, str] = {}
@@ -122,6 +122,10 @@ async def watch_event(request: Request) -> Response:
         return answer(await svc.writer.submit(event), cors)
     except ShoptrackError as exc:
         return error_response(exc, cors)
+
+
+# Pixel-style GET with the fields in the query string, as some old snippets send.
+router.add_api_route("/watch/event", watch_event, methods=["GET"], include_in_schema=False)
 
 
 @router.post("/watch/events", summary="Track many events in one request",
