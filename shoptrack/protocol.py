@@ -82,7 +82,8 @@ def decode_json(text: str | bytes, field: str | None) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         where = f"{field} " if field else "the body "
-        raise BadRequest(f"{where}is not valid JSON: {exc}", code="invalid_json", field=field) from None
+        raise BadRequest(f"{where}is not valid JSON: {exc}", code="invalid_json",
+                         field=field) from None
 
 
 def decode_form(raw: bytes | str) -> dict[str, str]:
@@ -138,15 +139,15 @@ def clean_uid(value: Any, name: str) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string", code="invalid_uid", field=name)
-    value = value.strip()
-    if value.lower() in JUNK_UIDS:
+    uid: str = value.strip()
+    if uid.lower() in JUNK_UIDS:
         return None
-    if len(value) > MAX_ID_LENGTH:
+    if len(uid) > MAX_ID_LENGTH:
         raise BadRequest(f"{name} is longer than {MAX_ID_LENGTH} characters",
                          code="invalid_uid", field=name)
-    if "\x00" in value:
+    if "\x00" in uid:
         raise BadRequest(f"{name} contains a NUL character", code="invalid_uid", field=name)
-    return value
+    return uid
 
 
 def validate_event(obj: dict[str, Any]) -> Event:
@@ -172,10 +173,11 @@ def validate_event(obj: dict[str, Any]) -> Event:
     if page["domain"]:
         page["domain"] = page["domain"].lower()
     message_id = obj.get("message_id")
-    if message_id is not None:
-        if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH:
-            raise BadRequest(f"message_id must be a string of 1 to {MAX_MESSAGE_ID_LENGTH} "
-                             "characters", code="invalid_field", field="message_id")
+    if message_id is not None and (
+        not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH
+    ):
+        raise BadRequest(f"message_id must be a string of 1 to {MAX_MESSAGE_ID_LENGTH} "
+                         "characters", code="invalid_field", field="message_id")
     return Event(
         type=etype,
         visitor_uid=visitor_uid,

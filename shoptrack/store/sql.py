@@ -155,8 +155,9 @@ class SqlStore(Store):
                 "SELECT product_id, qnt, price, product_name, product_url, product_image_url,"
                 " updated_at FROM cart_lines WHERE visitor_id = ? ORDER BY product_id",
                 (visitor_id,))
-            orders = tx.all(self._ORDER_SELECT + " WHERE o.visitor_id = ? ORDER BY o.created_at, o.id",
-                            (visitor_id,))
+            orders = tx.all(
+                self._ORDER_SELECT + " WHERE o.visitor_id = ? ORDER BY o.created_at, o.id",
+                (visitor_id,))
         items = [
             {"product_id": r[0], "qnt": format_quantity(r[1]), "price": format_money(r[2]),
              "product_name": r[3], "product_url": r[4], "product_image_url": r[5]}

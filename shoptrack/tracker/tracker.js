@@ -184,6 +184,7 @@
   var failures = (load(OUTBOX) || {}).n || 0;
   var retryAt = 0;
   var retryTimer;
+  var left = false;
 
   function outbox() {
     var o = load(OUTBOX);
@@ -210,7 +211,9 @@
     if (!form) return;
     post(form).then(safe(function (ok) {
       sending = null;
-      if (ok) {
+      // Leaving the page rejects a keepalive fetch in this page, yet the
+      // request goes on and arrives: retrying it would send it twice.
+      if (ok || left) {
         if (failures) save(OUTBOX, { q: outbox().q, n: failures = 0 });
       } else {
         queue.unshift(form);
@@ -252,7 +255,8 @@
   // sendBeacon, which outlives the page. The request in flight is a
   // keepalive fetch and also goes on. While the server is failing, the
   // queue waits in the outbox instead, since a beacon's fate is unknown.
-  function leave() {
+  function leave(e) {
+    if (e.type == 'pagehide') left = true;
     checkUrl();
     if (disabled()) return;
     while (queue.length && !failures && navigator.sendBeacon && beacon(queue[0])) queue.shift();
@@ -279,12 +283,14 @@
     if (!settings().disable_state_event_link) track('link');
   });
 
+  // Checked a little later, once the app has set the new page's title.
+  function urlChanged() { setTimeout(checkUrl, 100); }
+
   ['pushState', 'replaceState'].forEach(function (name) {
     var original = history[name];
     history[name] = function () {
       var result = original.apply(this, arguments);
-      // Later, so that the app has set the new page's title.
-      setTimeout(checkUrl, 100);
+      urlChanged();
       return result;
     };
   });
@@ -333,11 +339,13 @@
     if (!s.disable_auto_event_link) track('link');
     ((stub && stub.q) || []).forEach(function (args) { api.apply(null, args); });
     pump();
-    w.addEventListener('popstate', checkUrl);
+    w.addEventListener('popstate', urlChanged);
     w.addEventListener('pagehide', safe(leave));
-    d.addEventListener('visibilitychange', safe(function () {
-      if (d.visibilityState == 'hidden') leave();
+    d.addEventListener('visibilitychange', safe(function (e) {
+      if (d.visibilityState == 'hidden') leave(e);
     }));
+    // Back from the back-forward cache: this page is alive again.
+    w.addEventListener('pageshow', function () { left = false; });
     w.addEventListener('online', safe(function () { retryAt = 0; pump(); }));
     d.addEventListener('click', onClick, true);
     if (typeof s.onready == 'function') safe(s.onready)();

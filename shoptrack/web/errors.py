@@ -6,10 +6,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from shoptrack.web.responses import JSONBody
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoptrack.errors import ShoptrackError, error_body
+from shoptrack.web.responses import JSONBody
 
 log = logging.getLogger("shoptrack.web")
 

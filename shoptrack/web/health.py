@@ -29,7 +29,8 @@ async def health(request: Request) -> Response:
         except (StoreUnavailable, TimeoutError) as exc:
             reason = f"database unavailable: {exc or 'no answer within 5 s'}"
         else:
-            reason = svc.writer.stats.last_error and f"last write failed: {svc.writer.stats.last_error}"
+            last_error = svc.writer.stats.last_error
+            reason = f"last write failed: {last_error}" if last_error else None
     if reason:
         return JSONBody({"status": "unavailable", "database": backend, "reason": reason},
                         status_code=503, headers={"Retry-After": "2"})

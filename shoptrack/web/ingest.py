@@ -12,7 +12,6 @@ import zlib
 from typing import Any
 
 import orjson
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

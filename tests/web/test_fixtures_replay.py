@@ -1,4 +1,4 @@
-"""Every recorded request of a real Convead client is accepted and yields the state the spec implies."""
+"""Every request recorded from a real Convead client is accepted and yields the implied state."""
 
 from __future__ import annotations
 
