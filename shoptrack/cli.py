@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import click
 
+from shoptrack import rejections
 from shoptrack.apps import Credentials, create_app, rotate_secret
 from shoptrack.config import Settings
+from shoptrack.errors import ShoptrackError
+from shoptrack.logs import log_config
 from shoptrack.migrate import migrate
+from shoptrack.privacy import IP_STORAGE_MODES
 from shoptrack.store.base import App, Store, open_store
+from shoptrack.web.server import PROTOCOL
 
 DATABASE_HELP = "Database URL (default: $SHOPTRACK_DATABASE_URL or sqlite:///data/shoptrack.db)."
 
@@ -39,7 +46,7 @@ def _store(database: str | None) -> Store:
 
 def _app_json(app: App, secret: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": app.id, "name": app.name, "app_key": app.app_key,
-                           "domains": list(app.domains)}
+                           "domains": list(app.domains), "settings": app.settings}
     if secret is not None:
         out["api_secret"] = secret
     return out
@@ -92,15 +99,24 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
         store.close()
     # Worker processes read their settings from the environment.
     os.environ["SHOPTRACK_DATABASE_URL"] = settings.database_url
+    metrics_dir = None
+    if settings.workers > 1:
+        metrics_dir = tempfile.mkdtemp(prefix="shoptrack-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     click.echo(f"shoptrack serving on http://{settings.host}:{settings.port} "
                f"({settings.workers} worker(s), {settings.database_url})")
     sys.stdout.flush()
-    uvicorn.run(
-        "shoptrack.web.app:create_app_from_env", factory=True,
-        host=settings.host, port=settings.port, workers=settings.workers,
-        loop="uvloop", http="httptools", log_level=settings.log_level,
-        access_log=False, timeout_graceful_shutdown=20, server_header=False,
-    )
+    try:
+        uvicorn.run(
+            "shoptrack.web.app:create_app_from_env", factory=True,
+            host=settings.host, port=settings.port, workers=settings.workers,
+            loop="uvloop", http=PROTOCOL, log_config=log_config(settings.log_level),
+            log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=20,
+            server_header=False,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @main.command("migrate")
@@ -178,6 +194,45 @@ def apps_rotate_secret(app_key: str, as_json: bool, database: str | None) -> Non
     _print_credentials(creds, as_json)
 
 
+@apps.command("set")
+@click.argument("app_key")
+@click.option("--domain", "domains", multiple=True,
+              help="Replace the domain list (repeat the option; '*.shop.com' for subdomains).")
+@click.option("--any-domain", is_flag=True, help="Clear the domain list: admit every origin.")
+@click.option("--ip-storage", type=click.Choice(IP_STORAGE_MODES),
+              help="Keep client IPs in full, truncated (IPv4 /24, IPv6 /48), or not at all.")
+@click.option("--rate-limit", type=float, default=None,
+              help="Events per second this app may send to one process (0: the server default).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--database", default=None, help=DATABASE_HELP)
+def apps_set(app_key: str, domains: tuple[str, ...], any_domain: bool, ip_storage: str | None,
+             rate_limit: float | None, as_json: bool, database: str | None) -> None:
+    """Change an app's domains and settings.
+
+    \b
+    Example:
+        shoptrack apps set APPKEY --domain shop.com --domain '*.shop.com' --ip-storage truncate
+    """
+    store = _store(database)
+    try:
+        app = _find_app(store, app_key)
+        settings = dict(app.settings)
+        if ip_storage is not None:
+            settings["ip_storage"] = ip_storage
+        if rate_limit is not None:
+            settings["rate_limit_per_second"] = rate_limit
+        new_domains = [] if any_domain else [d.strip().lower() for d in domains] or None
+        store.update_app(app.id, domains=new_domains, settings=settings)
+        updated = _find_app(store, app_key)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(_app_json(updated)))
+    else:
+        click.echo(f"{updated.app_key}: domains {list(updated.domains) or 'any'}, "
+                   f"settings {updated.settings}")
+
+
 @apps.group("events")
 def apps_events() -> None:
     """Manage an app's custom event keys ("My events")."""
@@ -236,3 +291,87 @@ def events_list(app_key: str, as_json: bool, database: str | None) -> None:
     for k in keys:
         mark = "registered  " if k["registered"] else "UNREGISTERED"
         click.echo(f"{mark}  {k['key']}  {k['events']} event(s)  {k['title'] or ''}")
+
+
+@main.group()
+def rejected() -> None:
+    """Refused events, kept with their raw request: list and replay them."""
+
+
+@rejected.command("list")
+@click.argument("app_key")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--database", default=None, help=DATABASE_HELP)
+def rejected_list(app_key: str, limit: int, as_json: bool, database: str | None) -> None:
+    """List the newest refused events of an app.
+
+    \b
+    Example:
+        shoptrack rejected list APPKEY --limit 20
+    """
+    store = _store(database)
+    try:
+        found = store.rejected(_find_app(store, app_key).id, limit, None)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([rejections.as_json(r) for r in found]))
+        return
+    for r in found:
+        state = "replayed" if r.replayed_at else "kept"
+        click.echo(f"#{r.id}  {state:8}  {r.route}  {r.code}  {r.field or '-'}  {r.message}")
+
+
+@rejected.command("replay")
+@click.argument("app_key")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every kept, unreplayed one.")
+@click.option("--database", default=None, help=DATABASE_HELP)
+def rejected_replay(app_key: str, ids: tuple[int, ...], replay_all: bool,
+                    database: str | None) -> None:
+    """Parse kept refused events again and store those that now pass.
+
+    \b
+    Example:
+        shoptrack rejected replay APPKEY 17 18
+        shoptrack rejected replay APPKEY --all
+    """
+    if not ids and not replay_all:
+        raise click.UsageError("name rejected event ids, or --all")
+    store = _store(database)
+    failed = 0
+    try:
+        app = _find_app(store, app_key)
+        if replay_all:
+            kept = [r for r in _all_rejected(store, app.id) if r.replayed_at is None]
+        else:
+            kept = []
+            for rejection_id in ids:
+                found = store.rejection(app.id, rejection_id)
+                if found is None:
+                    raise click.ClickException(f"no rejected event {rejection_id}")
+                kept.append(found)
+        for r in sorted(kept, key=lambda r: r.id or 0):
+            try:
+                outcomes = rejections.replay(store, r)
+            except ShoptrackError as exc:
+                failed += 1
+                click.echo(f"#{r.id}  still refused: {exc.code} {exc.field or ''} {exc.message}")
+            else:
+                click.echo(f"#{r.id}  replayed: {', '.join(o.status for o in outcomes)}")
+    finally:
+        store.close()
+    if failed:
+        raise SystemExit(1)
+
+
+def _all_rejected(store: Store, app_id: int) -> list[Any]:
+    found: list[Any] = []
+    before = None
+    while True:
+        page = store.rejected(app_id, 1000, before)
+        found.extend(page)
+        if len(page) < 1000:
+            return found
+        before = page[-1].id

@@ -57,3 +57,19 @@ class Settings(BaseSettings):
         4, ge=1, description="PostgreSQL: connections each process keeps for reads."
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="A client must send its request headers within this time.")
+    body_timeout_seconds: float = Field(
+        15.0, gt=0, description="A client must send its whole body within this time (408 after).")
+    drain_seconds: float = Field(
+        0.0, ge=0, le=300,
+        description="On SIGTERM, keep serving this long with /health answering 503 (so a load "
+        "balancer stops sending), then stop accepting and finish in-flight requests.")
+    rate_limit_app_per_second: float = Field(
+        0.0, ge=0, description="Events per second one app may send to one process (0: no limit; "
+        "an app's own `rate_limit_per_second` setting overrides it).")
+    rate_limit_ip_per_second: float = Field(
+        0.0, ge=0, description="Requests per second one client IP may make to one process "
+        "(0: no limit).")
+    metrics_token: str | None = Field(
+        None, description="When set, `GET /metrics` needs `Authorization: Bearer <token>`.")

@@ -10,6 +10,8 @@ The tree::
     ├── Unauthorized      401      missing or wrong API secret
     ├── Forbidden         403      unknown_app_key, origin_not_allowed
     ├── NotFound          404      not_found
+    ├── RequestTimeout    408      request_timeout (a stalled body)
+    ├── Conflict          409      already_replayed
     ├── PayloadTooLarge   413      payload_too_large
     ├── UnsupportedMedia  415      unsupported_media_type
     ├── RateLimited       429      rate_limited (with Retry-After)
@@ -71,6 +73,16 @@ class Forbidden(ShoptrackError):
 class NotFound(ShoptrackError):
     status = 404
     default_code = "not_found"
+
+
+class RequestTimeout(ShoptrackError):
+    status = 408
+    default_code = "request_timeout"
+
+
+class Conflict(ShoptrackError):
+    status = 409
+    default_code = "conflict"
 
 
 class PayloadTooLarge(ShoptrackError):

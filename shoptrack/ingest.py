@@ -22,12 +22,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from shoptrack import metrics
 from shoptrack.errors import ShoptrackError, Unavailable
-from shoptrack.protocol import Event
+from shoptrack.protocol import Event, Rejection
 from shoptrack.store.base import Outcome, Store, StoreUnavailable
 
 log = logging.getLogger("shoptrack.ingest")
@@ -35,24 +36,24 @@ log = logging.getLogger("shoptrack.ingest")
 _STOP = object()
 
 
+Item = Event | Rejection
+
+
 @dataclass(slots=True)
 class _Pending:
-    event: Event
+    event: Item
     future: asyncio.Future[Outcome]
     loop: asyncio.AbstractEventLoop
 
 
 @dataclass
 class WriterStats:
-    """Counters read by /metrics and the health check (written by the writer thread only)."""
+    """Read by the health check; written by the writer thread only."""
 
     batches: int = 0
     events: int = 0
     failed_batches: int = 0
-    last_batch_size: int = 0
-    last_commit_seconds: float = 0.0
     last_error: str | None = None
-    observers: list[Callable[[int, float], None]] = field(default_factory=list)
 
 
 class Writer:
@@ -75,8 +76,9 @@ class Writer:
         """Events waiting for the next batch."""
         return self._queue.qsize()
 
-    async def submit(self, event: Event) -> Outcome:
-        """Hand one event to the write path; returns once it is committed."""
+    async def submit(self, event: Item) -> Outcome:
+        """Hand one event (or a refused request to keep) to the write path; returns once
+        it is committed."""
         if self._closed:
             raise Unavailable("the server is shutting down", retry_after=1)
         loop = asyncio.get_running_loop()
@@ -84,7 +86,7 @@ class Writer:
         self._queue.put(_Pending(event, future, loop))
         return await future
 
-    async def submit_many(self, events: Sequence[Event]) -> list[Outcome]:
+    async def submit_many(self, events: Sequence[Item]) -> list[Outcome]:
         """Like :meth:`submit` for several events; they may span batches, each still atomic."""
         return list(await asyncio.gather(*(self.submit(e) for e in events)))
 
@@ -135,31 +137,34 @@ class Writer:
         except StoreUnavailable as exc:
             log.warning("batch of %d failed, database unavailable: %s", len(batch), exc)
             self.stats.failed_batches += 1
+            metrics.BATCH_FAILURES.labels("unavailable").inc()
             self.stats.last_error = str(exc)
             error = Unavailable(f"the database is unavailable: {exc}", retry_after=2)
             outcomes = [error] * len(batch)
         except Exception:
             log.exception("batch of %d failed; retrying its events one by one", len(batch))
             self.stats.failed_batches += 1
+            metrics.BATCH_FAILURES.labels("error").inc()
             outcomes = [self._commit_alone(p.event) for p in batch]
         else:
             self.stats.last_error = None
-        elapsed = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.events += len(batch)
-        self.stats.last_batch_size = len(batch)
-        self.stats.last_commit_seconds = elapsed
-        for observer in self.stats.observers:
-            observer(len(batch), elapsed)
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.QUEUE_DEPTH.set(self._queue.qsize())
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Outcome) and isinstance(pending.event, Event):
+                metrics.EVENTS.labels(pending.event.type, outcome.status).inc()
         self._resolve(batch, outcomes)
 
-    def _commit_alone(self, event: Event) -> Outcome | BaseException:
+    def _commit_alone(self, event: Item) -> Outcome | BaseException:
         try:
             return self.store.apply_batch([event])[0]
         except StoreUnavailable as exc:
             return Unavailable(f"the database is unavailable: {exc}", retry_after=2)
         except Exception as exc:
-            log.exception("event of type %s could not be stored", event.type)
+            log.exception("%s could not be stored", getattr(event, "type", "a rejection"))
             return ShoptrackError(f"the event could not be stored: {type(exc).__name__}")
 
     @staticmethod

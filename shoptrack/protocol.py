@@ -34,6 +34,7 @@ MAX_INFO_KEYS = 200
 MAX_INFO_KEY_LENGTH = 64
 MAX_INFO_VALUE_LENGTH = 2000
 MAX_MESSAGE_ID_LENGTH = 128
+MAX_DEPTH = 16
 
 JUNK_UIDS = frozenset(
     {"", "null", "undefined", "none", "nil", "nan", "0", "false", "true",
@@ -67,6 +68,30 @@ class Event:
     client_ip: str | None = None
     user_agent: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A refused request of a known app, kept whole so that it can be read and replayed.
+
+    ``route`` is where it arrived (``/watch/event``, ``/watch/events``, the
+    webhook); for ``/watch/events`` the body is the one refused event object.
+    """
+
+    app_id: int
+    route: str
+    code: str
+    field: str | None
+    message: str
+    content_type: str | None
+    body: str
+    query: str | None
+    headers: dict[str, str]
+    received_at: int
+    client_ip: str | None
+    user_agent: str | None
+    id: int | None = None
+    replayed_at: int | None = None
 
 
 @dataclass(slots=True)
@@ -131,6 +156,34 @@ def parse_watch(content_type: str, body: bytes, query: bytes | str) -> WireEvent
     return WireEvent(app_key, obj)
 
 
+def sniff_app_key(content_type: str, body: bytes, query: bytes | str) -> str | None:
+    """The app key of a request that failed to parse, when it can still be read."""
+    try:
+        if content_type.startswith("application/json"):
+            obj = orjson.loads(body)
+            return _text_or_none(obj.get("app_key")) if isinstance(obj, dict) else None
+        fields = decode_form(query) if query else {}
+        if body:
+            fields = {**fields, **decode_form(body)}
+        return fields.get("app_key") or None
+    except (BadRequest, orjson.JSONDecodeError):
+        return None
+
+
+def replay_events(rejection: Rejection) -> list[Event]:
+    """Parse and validate a kept request again (after a fix); raises BadRequest if still bad."""
+    body = rejection.body.encode()
+    if rejection.route == "/watch/event":
+        wire = parse_watch(rejection.content_type or "", body, rejection.query or "")
+        return [validate_event(wire.obj)]
+    if rejection.route == "/integration/common/webhook":
+        return [validate_event(webhook_event(rejection.headers.get("x-webhook-topic"), body))]
+    obj = decode_json(body, None)
+    if not isinstance(obj, dict):
+        raise BadRequest("the kept event is not a JSON object", code="invalid_json")
+    return [validate_event(obj)]
+
+
 def clean_uid(value: Any, name: str) -> str | None:
     """A uid as a string, or None when absent or junk; raises on a wrong type."""
     if value is None or value is False:
@@ -165,6 +218,7 @@ def validate_event(obj: dict[str, Any]) -> Event:
         raise BadRequest("send guest_uid or visitor_uid (at least one, not empty)",
                          code="missing_uid", field="guest_uid")
     properties = _object(obj.get("properties"), "properties")
+    _check_depth(properties, "properties")
     try:
         props = EVENT_TYPES[etype].model_validate(properties)
     except ValidationError as exc:
@@ -185,7 +239,7 @@ def validate_event(obj: dict[str, Any]) -> Event:
         props=props,
         properties=properties,
         visitor_info=validate_visitor_info(obj.get("visitor_info")),
-        attributes=_object(obj.get("attributes"), "attributes"),
+        attributes=_check_depth(_object(obj.get("attributes"), "attributes"), "attributes"),
         page=page,
         message_id=message_id,
     )
@@ -231,6 +285,19 @@ def webhook_event(topic: str | None, body: bytes) -> dict[str, Any]:
         "properties": properties,
         "message_id": obj.get("message_id"),
     }
+
+
+def _check_depth(value: dict[str, Any], name: str) -> dict[str, Any]:
+    """Refuse structures nested deeper than MAX_DEPTH (cheap: walks only what is nested)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"{name} is nested deeper than {MAX_DEPTH} levels",
+                             code="invalid_field", field=name)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return value
 
 
 def _object(value: Any, name: str) -> dict[str, Any]:

@@ -43,12 +43,19 @@ import orjson
 
 from shoptrack.events import Item, normalize_state
 from shoptrack.money import format_money, format_quantity, to_units
-from shoptrack.protocol import Event
+from shoptrack.privacy import uid_hash
+from shoptrack.protocol import Event, Rejection
 from shoptrack.store.base import Outcome
 
 DUPLICATE = Outcome("duplicate")
 OK = Outcome()
+REJECTED = Outcome("rejected")
+SUPPRESSED = Outcome("suppressed")
 
+INSERT_REJECTION = (
+    "INSERT INTO rejected_events (app_id, route, code, field, message, content_type, body,"
+    " query, headers, received_at, client_ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 INSERT_EVENT = (
     "INSERT INTO events (app_id, type, visitor_uid, guest_uid, visitor_id, properties,"
     " visitor_info, attributes, url, domain, host, path, title, referrer, custom_key,"
@@ -93,6 +100,11 @@ def items_json(items: Sequence[Item]) -> str:
     return dumps(lines)
 
 
+def _uid_hashes(event: Event) -> set[str]:
+    return {uid_hash(event.app_id, uid) for uid in (event.visitor_uid, event.guest_uid)
+            if uid is not None}
+
+
 class BatchApplier:
     """Applies a batch's events in arrival order within one transaction."""
 
@@ -101,10 +113,34 @@ class BatchApplier:
         self.pending: list[tuple[Any, ...]] = []
         self.seen_messages: set[tuple[int, str]] = set()
 
-    def apply_all(self, events: Sequence[Event]) -> list[Outcome]:
-        outcomes = [self.apply(event) for event in events]
+    def apply_all(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
+        suppressed = self._suppressed(items)
+        outcomes = []
+        for item in items:
+            if isinstance(item, Rejection):
+                self.tx.run(INSERT_REJECTION, (
+                    item.app_id, item.route, item.code, item.field, item.message,
+                    item.content_type, item.body, item.query, dumps(item.headers),
+                    item.received_at, item.client_ip, item.user_agent))
+                outcomes.append(REJECTED)
+            elif suppressed and _uid_hashes(item) & suppressed:
+                outcomes.append(SUPPRESSED)
+            else:
+                outcomes.append(self.apply(item))
         self.flush()
         return outcomes
+
+    def _suppressed(self, items: Sequence[Event | Rejection]) -> set[str]:
+        """The hashes among this batch's uids that are on the suppression list (one query)."""
+        hashes = sorted({h for item in items if isinstance(item, Event)
+                         for h in _uid_hashes(item)})
+        found: set[str] = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.tx.all(
+                f"SELECT uid_hash FROM suppressed_uids WHERE uid_hash IN ({marks})", chunk))
+        return found
 
     def flush(self) -> None:
         """Insert the events collected so far (before anything that moves events)."""

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shoptrack.protocol import Event
+from shoptrack.protocol import Event, Rejection
 
 
 class StoreUnavailable(Exception):
@@ -63,8 +63,15 @@ class Store(ABC):
 
     # -- write path ------------------------------------------------------------
     @abstractmethod
-    def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
-        """Store the events and apply their state changes in one transaction (atomic)."""
+    def apply_batch(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
+        """Store the events (and refused requests) and apply their state changes in one
+        transaction (atomic).  Outcomes, in order: ``ok``, ``duplicate`` (message_id seen),
+        ``suppressed`` (an erased person's uid), ``rejected`` (a Rejection kept)."""
+
+    @abstractmethod
+    def replay_rejected(self, app_id: int, rejection_id: int,
+                        events: Sequence[Event]) -> list[Outcome]:
+        """Apply the events parsed again from a kept rejection and mark it replayed (atomic)."""
 
     # -- admin -----------------------------------------------------------------
     @abstractmethod
@@ -83,6 +90,11 @@ class Store(ABC):
 
     @abstractmethod
     def set_secret_hash(self, app_id: int, secret_hash: str) -> None: ...
+
+    @abstractmethod
+    def update_app(self, app_id: int, *, domains: Sequence[str] | None = None,
+                   settings: dict[str, Any] | None = None) -> None:
+        """Replace the app's domain list and/or settings document (None: leave as is)."""
 
     @abstractmethod
     def add_event_key(self, app_id: int, key: str, title: str | None = None) -> None:
@@ -114,6 +126,23 @@ class Store(ABC):
 
     @abstractmethod
     def count_events(self, app_id: int | None = None) -> int: ...
+
+    @abstractmethod
+    def rejected(self, app_id: int, limit: int, before: int | None) -> list[Rejection]:
+        """Kept rejected requests, newest first."""
+
+    @abstractmethod
+    def rejection(self, app_id: int, rejection_id: int) -> Rejection | None: ...
+
+    # -- privacy ---------------------------------------------------------------
+    @abstractmethod
+    def export_visitor(self, app_id: int, uid: str) -> dict[str, Any] | None:
+        """Everything held about the person reached by ``uid``; None when unknown."""
+
+    @abstractmethod
+    def erase_visitor(self, app_id: int, uid: str) -> dict[str, int] | None:
+        """Erase the person (see shoptrack.privacy) and suppress their uids (atomic).
+        Returns counts of what was removed; None when the uid is unknown."""
 
     # -- lifecycle -------------------------------------------------------------
     @abstractmethod

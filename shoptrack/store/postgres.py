@@ -22,7 +22,7 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from shoptrack.protocol import Event
+from shoptrack.protocol import Event, Rejection
 from shoptrack.store.base import Outcome, StoreUnavailable
 from shoptrack.store.sql import SqlStore
 
@@ -81,26 +81,20 @@ class PostgresStore(SqlStore):
         self._writer_conn: psycopg.Connection[Any] | None = None
         self._writer_lock = threading.Lock()
 
-    def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+    def apply_batch(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
         for attempt in range(RETRIES):
             try:
-                return super().apply_batch(events)
+                return super().apply_batch(items)
             except _RETRYABLE:
                 if attempt == RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _lock_identities(self, tx: Any, events: Sequence[Event]) -> None:
-        keys = set()
-        for ev in events:
-            if ev.visitor_uid is not None:
-                keys.add(lock_key(ev.app_id, "v", ev.visitor_uid))
-            if ev.guest_uid is not None:
-                keys.add(lock_key(ev.app_id, "g", ev.guest_uid))
+    def _lock_uids(self, tx: Any, keys: set[tuple[int, str, str]]) -> None:
         if keys:
             tx.cur.execute(
                 "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k"
-                " ORDER BY 1) AS sorted_keys", (sorted(keys),))
+                " ORDER BY 1) AS sorted_keys", (sorted(lock_key(*key) for key in keys),))
 
     @contextmanager
     def _read(self) -> Iterator[PostgresTx]:

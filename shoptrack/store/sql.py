@@ -8,15 +8,17 @@ are always bound, never formatted into the SQL text.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 
+from shoptrack.clock import iso, now_ms
 from shoptrack.money import UNITS_PER_ONE, format_money, format_quantity
-from shoptrack.protocol import Event
+from shoptrack.privacy import uid_hash
+from shoptrack.protocol import Event, Rejection
 from shoptrack.state import BatchApplier, Tx, dumps
 from shoptrack.store.base import App, EventQuery, Outcome, Store
 
@@ -25,23 +27,37 @@ EVENT_COLUMNS = (
     " url, domain, host, path, title, referrer, message_id, received_at, client_ip, user_agent"
 )
 APP_COLUMNS = "id, app_key, name, domains, settings, created_at"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def iso(ms: int | None) -> str | None:
-    """Unix milliseconds as ISO 8601 UTC: ``2026-11-27T18:12:27.123Z``."""
-    if ms is None:
-        return None
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+REJECTION_COLUMNS = ("id, app_id, route, code, field, message, content_type, body, query, headers,"
+                     " received_at, client_ip, user_agent, replayed_at")
+UidKey = tuple[int, str, str]  # (app_id, "v" or "g", uid)
 
 
 def _app(row: Sequence[Any]) -> App:
     return App(id=row[0], app_key=row[1], name=row[2], domains=tuple(orjson.loads(row[3])),
                settings=orjson.loads(row[4]), created_at=row[5])
+
+
+def _rejection(row: Sequence[Any]) -> Rejection:
+    return Rejection(
+        id=row[0], app_id=row[1], route=row[2], code=row[3], field=row[4], message=row[5],
+        content_type=row[6], body=row[7], query=row[8], headers=orjson.loads(row[9]),
+        received_at=row[10], client_ip=row[11], user_agent=row[12], replayed_at=row[13],
+    )
+
+
+def _uid_keys(items: Sequence[Event | Rejection]) -> set[UidKey]:
+    keys: set[UidKey] = set()
+    for item in items:
+        if isinstance(item, Event):
+            if item.visitor_uid is not None:
+                keys.add((item.app_id, "v", item.visitor_uid))
+            if item.guest_uid is not None:
+                keys.add((item.app_id, "g", item.guest_uid))
+    return keys
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _event(row: Sequence[Any]) -> dict[str, Any]:
@@ -66,13 +82,24 @@ class SqlStore(Store):
         raise NotImplementedError
 
     # -- write path --------------------------------------------------------------
-    def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+    def apply_batch(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
         with self._write() as tx:
-            self._lock_identities(tx, events)
-            return BatchApplier(tx).apply_all(events)
+            self._lock_uids(tx, _uid_keys(items))
+            return BatchApplier(tx).apply_all(items)
 
-    def _lock_identities(self, tx: Tx, events: Sequence[Event]) -> None:
-        """Serialise concurrent batches that touch the same uids (a no-op on SQLite)."""
+    def replay_rejected(self, app_id: int, rejection_id: int,
+                        events: Sequence[Event]) -> list[Outcome]:
+        with self._write() as tx:
+            self._lock_uids(tx, _uid_keys(events))
+            outcomes = BatchApplier(tx).apply_all(events)
+            tx.run("UPDATE rejected_events SET replayed_at = ? WHERE app_id = ? AND id = ?",
+                   (now_ms(), app_id, rejection_id))
+            return outcomes
+
+    def _lock_uids(self, tx: Tx, keys: set[UidKey]) -> None:
+        """Serialise concurrent transactions that touch the same uids.
+
+        A no-op where transactions are serial already (SQLite's BEGIN IMMEDIATE)."""
 
     # -- admin -------------------------------------------------------------------
     def create_app(self, name: str, app_key: str, secret_hash: str,
@@ -105,6 +132,14 @@ class SqlStore(Store):
     def set_secret_hash(self, app_id: int, secret_hash: str) -> None:
         with self._write() as tx:
             tx.run("UPDATE apps SET secret_hash = ? WHERE id = ?", (secret_hash, app_id))
+
+    def update_app(self, app_id: int, *, domains: Sequence[str] | None = None,
+                   settings: dict[str, Any] | None = None) -> None:
+        with self._write() as tx:
+            if domains is not None:
+                tx.run("UPDATE apps SET domains = ? WHERE id = ?", (dumps(list(domains)), app_id))
+            if settings is not None:
+                tx.run("UPDATE apps SET settings = ? WHERE id = ?", (dumps(settings), app_id))
 
     def add_event_key(self, app_id: int, key: str, title: str | None = None) -> None:
         with self._write() as tx:
@@ -225,6 +260,78 @@ class SqlStore(Store):
             else:
                 row = tx.one("SELECT COUNT(*) FROM events WHERE app_id = ?", (app_id,))
         return int(row[0]) if row else 0
+
+    def rejected(self, app_id: int, limit: int, before: int | None) -> list[Rejection]:
+        sql = f"SELECT {REJECTION_COLUMNS} FROM rejected_events WHERE app_id = ?"
+        params: list[Any] = [app_id]
+        if before is not None:
+            sql += " AND id < ?"
+            params.append(before)
+        with self._read() as tx:
+            rows = tx.all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [_rejection(r) for r in rows]
+
+    def rejection(self, app_id: int, rejection_id: int) -> Rejection | None:
+        with self._read() as tx:
+            row = tx.one(f"SELECT {REJECTION_COLUMNS} FROM rejected_events"
+                         " WHERE app_id = ? AND id = ?", (app_id, rejection_id))
+        return _rejection(row) if row else None
+
+    # -- privacy -----------------------------------------------------------------
+    def export_visitor(self, app_id: int, uid: str) -> dict[str, Any] | None:
+        visitor = self.visitor(app_id, uid)
+        if visitor is None:
+            return None
+        events: list[dict[str, Any]] = []
+        before = None
+        while True:
+            page = self.visitor_events(app_id, uid, 1000, before) or []
+            events.extend(page)
+            if len(page) < 1000:
+                break
+            before = page[-1]["id"]
+        return {"visitor": visitor, "events": events}
+
+    def erase_visitor(self, app_id: int, uid: str) -> dict[str, int] | None:
+        with self._write() as tx:
+            visitor_id = self._find_visitor(tx, app_id, uid)
+            if visitor_id is None:
+                return None
+            uids = self._uids_of(tx, visitor_id)
+            self._lock_uids(tx, {(app_id, kind, u) for kind, u in uids})
+            # Locked now: read again, in case a link moved things in the meantime.
+            visitor_id = self._find_visitor(tx, app_id, uid)
+            if visitor_id is None:
+                return None
+            uids = self._uids_of(tx, visitor_id)
+            removed = {
+                "events": tx.run("DELETE FROM events WHERE visitor_id = ?", (visitor_id,)),
+                "cart_lines": tx.run("DELETE FROM cart_lines WHERE visitor_id = ?",
+                                     (visitor_id,)),
+                "orders_anonymised": tx.run(
+                    "UPDATE orders SET visitor_id = NULL WHERE visitor_id = ?", (visitor_id,)),
+                "uids": len(uids),
+                "rejected_events": 0,
+            }
+            tx.run("DELETE FROM guests WHERE visitor_id = ?", (visitor_id,))
+            tx.run("DELETE FROM visitors WHERE id = ?", (visitor_id,))
+            now = now_ms()
+            for _, each in uids:
+                for needle in {each, quote_plus(each), quote(each)}:
+                    removed["rejected_events"] += tx.run(
+                        "DELETE FROM rejected_events WHERE app_id = ? AND body LIKE ? ESCAPE '!'",
+                        (app_id, "%" + _like_escape(needle) + "%"))
+                tx.run("INSERT INTO suppressed_uids (uid_hash, app_id, created_at) VALUES (?, ?, ?)"
+                       " ON CONFLICT (uid_hash) DO NOTHING", (uid_hash(app_id, each), app_id, now))
+        return removed
+
+    @staticmethod
+    def _uids_of(tx: Tx, visitor_id: int) -> list[tuple[str, str]]:
+        row = tx.one("SELECT visitor_uid FROM visitors WHERE id = ?", (visitor_id,))
+        uids = [("v", row[0])] if row and row[0] is not None else []
+        uids += [("g", r[0]) for r in tx.all(
+            "SELECT guest_uid FROM guests WHERE visitor_id = ?", (visitor_id,))]
+        return uids
 
     def ping(self) -> None:
         with self._read() as tx:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from shoptrack import rejections
 from shoptrack.errors import NotFound
 from shoptrack.store.base import App, EventQuery
 from shoptrack.web.auth import require_secret
@@ -78,3 +79,40 @@ async def list_events(
             summary="Custom event keys: registered ones and those seen in events")
 async def list_event_keys(app: CurrentApp, request: Request) -> list[dict[str, Any]]:
     return await run_in_threadpool(services(request).store.event_keys, app.id)
+
+
+@router.delete("/visitors/{uid}", summary="Erase a visitor (privacy): profile, events, cart; "
+               "orders are anonymised; their uids are suppressed from then on")
+async def erase_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    removed = await run_in_threadpool(services(request).store.erase_visitor, app.id, uid)
+    if removed is None:
+        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    return {"erased": True, "removed": removed}
+
+
+@router.get("/visitors/{uid}/export", summary="Everything held about a visitor (privacy)")
+async def export_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    exported = await run_in_threadpool(services(request).store.export_visitor, app.id, uid)
+    if exported is None:
+        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    return exported
+
+
+@router.get("/rejected", summary="Refused events kept with their raw request, newest first")
+async def list_rejected(app: CurrentApp, request: Request, limit: Limit = 100,
+                        before: Before = None) -> dict[str, Any]:
+    found = await run_in_threadpool(services(request).store.rejected, app.id, limit, before)
+    return {"rejected": [rejections.as_json(r) for r in found],
+            "next_before": found[-1].id if len(found) == limit else None}
+
+
+@router.post("/rejected/{rejection_id}/replay",
+             summary="Parse a kept rejected event again and store it if it now passes")
+async def replay_rejected(rejection_id: int, app: CurrentApp,
+                          request: Request) -> dict[str, Any]:
+    store = services(request).store
+    kept = await run_in_threadpool(store.rejection, app.id, rejection_id)
+    if kept is None:
+        raise NotFound(f"no rejected event {rejection_id}", field="rejection_id")
+    outcomes = await run_in_threadpool(rejections.replay, store, kept)
+    return {"replayed": True, "results": [{"status": o.status} for o in outcomes]}

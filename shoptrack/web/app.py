@@ -7,17 +7,25 @@ closing.  Tests call it with their own :class:`~shoptrack.config.Settings`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 
-from shoptrack import __version__
+from shoptrack import __version__, metrics
 from shoptrack.config import Settings
+from shoptrack.errors import Unauthorized
 from shoptrack.ingest import Writer
 from shoptrack.store.base import open_store
-from shoptrack.web import api, errors, health, ingest
+from shoptrack.web import api, errors, health, ingest, tracker
+from shoptrack.web.middleware import RequestContext
+from shoptrack.web.ratelimit import RateLimiter
 from shoptrack.web.services import AppCache, Services
 
 log = logging.getLogger("shoptrack")
@@ -33,8 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = Writer(store, max_events=settings.batch_max_events,
                         max_wait=settings.batch_max_wait_ms / 1000)
         writer.start()
-        app.state.services = Services(settings, store, writer,
-                                      AppCache(store, settings.app_cache_seconds))
+        svc = app.state.services = Services(
+            settings, store, writer, AppCache(store, settings.app_cache_seconds),
+            RateLimiter(settings.rate_limit_app_per_second, settings.rate_limit_ip_per_second))
+        _drain_on_signals(svc)
         try:
             yield
         finally:
@@ -50,16 +60,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(RequestContext)
     app.include_router(ingest.router)
     app.include_router(api.router)
     app.include_router(health.router)
-    try:
-        from shoptrack.web import tracker
-    except ImportError:  # the browser tracker's routes are optional
-        pass
-    else:
-        app.include_router(tracker.router)
+    app.include_router(tracker.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        token = settings.metrics_token
+        if token and request.headers.get("authorization") != f"Bearer {token}":
+            raise Unauthorized("send Authorization: Bearer <metrics token>",
+                               field="Authorization")
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
     return app
+
+
+def _drain_on_signals(svc: Services) -> None:
+    """On SIGTERM/SIGINT: /health turns 503 at once; the server stops after drain_seconds.
+
+    uvicorn's own handlers (installed before startup) are chained, so after the
+    drain it stops accepting, finishes in-flight requests, and the lifespan
+    shutdown commits what is queued."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # in-process test servers: no signals to take
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            svc.draining = True
+            if callable(previous):
+                # A signal handler may interrupt the loop anywhere: schedule thread-safely.
+                loop.call_soon_threadsafe(loop.call_later, svc.settings.drain_seconds,
+                                          previous, signum, frame)
+
+        signal.signal(sig, handler)
 
 
 def create_app_from_env() -> FastAPI:

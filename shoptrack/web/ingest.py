@@ -7,7 +7,8 @@ path.  A 200 means the event is committed.
 
 from __future__ import annotations
 
-import time
+import asyncio
+import logging
 import zlib
 from typing import Any
 
@@ -15,13 +16,32 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from shoptrack.errors import BadRequest, Forbidden, PayloadTooLarge, ShoptrackError
-from shoptrack.protocol import Event, decode_json, parse_watch, validate_event, webhook_event
+from shoptrack import metrics
+from shoptrack.clock import now_ms
+from shoptrack.errors import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    RequestTimeout,
+    ShoptrackError,
+)
+from shoptrack.privacy import stored_ip
+from shoptrack.protocol import (
+    Event,
+    Rejection,
+    decode_json,
+    parse_watch,
+    sniff_app_key,
+    validate_event,
+    webhook_event,
+)
 from shoptrack.store.base import App, Outcome
 from shoptrack.web import origins
 from shoptrack.web.errors import error_response
 from shoptrack.web.responses import JSONBody
 from shoptrack.web.services import Services, services
+
+log = logging.getLogger("shoptrack.ingest")
 
 router = APIRouter(tags=["ingest"])
 
@@ -50,18 +70,24 @@ _FORM_BODY = {
 }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` (never read whole first)."""
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (never read whole first),
+    or with 408 when the client stalls for longer than ``timeout`` in all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s",
+                             field="body") from None
     return b"".join(chunks)
 
 
@@ -88,13 +114,42 @@ async def known_app(svc: Services, app_key: str | None) -> App:
     return app
 
 
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def stamp(event: Event, app: App, request: Request) -> Event:
+    """Add what the request knows: app, receive time, client IP (per the app's setting), agent."""
     event.app_id = app.id
-    event.received_at = int(time.time() * 1000)
-    event.client_ip = request.client.host if request.client else None
+    event.received_at = now_ms()
+    event.client_ip = stored_ip(client_ip(request), app.settings.get("ip_storage", "full"))
     agent = request.headers.get("user-agent")
     event.user_agent = agent[:1000] if agent else None
     return event
+
+
+def rejection(app: App, request: Request, route: str, body: bytes,
+              error: ShoptrackError) -> Rejection:
+    """The refused request as it is kept (see shoptrack.rejections)."""
+    topic = request.headers.get("x-webhook-topic")
+    return Rejection(
+        app_id=app.id, route=route, code=error.code, field=error.field, message=error.message,
+        content_type=request.headers.get("content-type"),
+        body=body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00"),
+        query=request.url.query or None,
+        headers={"x-webhook-topic": topic} if topic else {},
+        received_at=now_ms(),
+        client_ip=stored_ip(client_ip(request), app.settings.get("ip_storage", "full")),
+        user_agent=(request.headers.get("user-agent") or "")[:1000] or None,
+    )
+
+
+async def keep(svc: Services, items: list[Rejection]) -> None:
+    """Store refused requests; a failure to keep them is logged, never hides the 4xx."""
+    try:
+        await svc.writer.submit_many(items)
+    except ShoptrackError as exc:
+        log.warning("could not keep %d rejected event(s): %s", len(items), exc.message)
 
 
 def answer(outcome: Outcome, headers: dict[str, str]) -> JSONBody:
@@ -106,25 +161,60 @@ def answer(outcome: Outcome, headers: dict[str, str]) -> JSONBody:
     return JSONBody(body, headers=headers)
 
 
+async def _ingest_one(request: Request, route: str, decode: Any) -> Response:
+    """The shared shape of /watch/event and the webhook: one event a request."""
+    svc = services(request)
+    settings = svc.settings
+    cors: dict[str, str] = {}
+    app: App | None = None
+    body = b""
+    try:
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+        try:
+            app_key, obj = decode(request, body)
+        except BadRequest:
+            sniffed = sniff_app_key(request.headers.get("content-type", ""), body,
+                                    request.scope.get("query_string", b""))
+            app = await svc.apps.by_key(sniffed) if sniffed else None
+            raise
+        app = await known_app(svc, app_key)
+        cors = origins.allow(app, request.headers.get("origin"))
+        svc.limiter.check(app, client_ip(request))
+        event = stamp(validate_event(obj), app, request)
+        return answer(await svc.writer.submit(event), cors)
+    except ShoptrackError as exc:
+        metrics.REJECTED.labels(exc.code).inc()
+        if isinstance(exc, BadRequest) and app is not None:
+            await keep(svc, [rejection(app, request, route, body, exc)])
+        return error_response(exc, cors)
+
+
+def _decode_watch(request: Request, body: bytes) -> tuple[str | None, dict[str, Any]]:
+    wire = parse_watch(request.headers.get("content-type", ""), body,
+                       request.scope.get("query_string", b""))
+    return wire.app_key, wire.obj
+
+
+def _decode_webhook(request: Request, body: bytes) -> tuple[str | None, dict[str, Any]]:
+    app_key = request.headers.get("x-app-key") or request.query_params.get("app_key")
+    return app_key, webhook_event(request.headers.get("x-webhook-topic"), body)
+
+
 @router.post("/watch/event", openapi_extra=_FORM_BODY,
              summary="Track one event (Convead wire format)")
 async def watch_event(request: Request) -> Response:
-    svc = services(request)
-    cors: dict[str, str] = {}
-    try:
-        body = await read_body(request, svc.settings.max_body_bytes)
-        wire = parse_watch(request.headers.get("content-type", ""), body,
-                           request.scope.get("query_string", b""))
-        app = await known_app(svc, wire.app_key)
-        cors = origins.allow(app, request.headers.get("origin"))
-        event = stamp(validate_event(wire.obj), app, request)
-        return answer(await svc.writer.submit(event), cors)
-    except ShoptrackError as exc:
-        return error_response(exc, cors)
+    return await _ingest_one(request, "/watch/event", _decode_watch)
 
 
 # Pixel-style GET with the fields in the query string, as some old snippets send.
 router.add_api_route("/watch/event", watch_event, methods=["GET"], include_in_schema=False)
+
+
+@router.post("/integration/common/webhook", summary="Order status webhook (events/order_update)",
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
+                 "type": "object", "required": ["order_id"]}}}}})
+async def order_webhook(request: Request) -> Response:
+    return await _ingest_one(request, "/integration/common/webhook", _decode_webhook)
 
 
 @router.post("/watch/events", summary="Track many events in one request",
@@ -134,10 +224,11 @@ router.add_api_route("/watch/event", watch_event, methods=["GET"], include_in_sc
                                 "events": {"type": "array", "items": {"type": "object"}}}}}}}})
 async def watch_events(request: Request) -> Response:
     svc = services(request)
+    settings = svc.settings
     cors: dict[str, str] = {}
     try:
-        limit = svc.settings.max_batch_body_bytes
-        body = await read_body(request, limit)
+        limit = settings.max_batch_body_bytes
+        body = await read_body(request, limit, settings.body_timeout_seconds)
         if request.headers.get("content-encoding", "").lower() == "gzip":
             body = gunzip(body, limit)
         payload = decode_json(body, None)
@@ -149,24 +240,33 @@ async def watch_events(request: Request) -> Response:
         if not isinstance(raw_events, list):
             raise BadRequest("events must be a list", code="missing_field"
                              if raw_events is None else "invalid_field", field="events")
-        if len(raw_events) > svc.settings.max_batch_events:
+        if len(raw_events) > settings.max_batch_events:
             raise PayloadTooLarge(
-                f"at most {svc.settings.max_batch_events} events per request", field="events")
-        results: list[dict[str, Any] | None] = [None] * len(raw_events)
-        valid: list[tuple[int, Event]] = []
-        for index, obj in enumerate(raw_events):
-            try:
-                valid.append((index, stamp(_batch_event(obj, index), app, request)))
-            except ShoptrackError as exc:
-                results[index] = {"status": "error", **exc.body()}
-        outcomes = await svc.writer.submit_many([event for _, event in valid])
-        for (index, _), outcome in zip(valid, outcomes, strict=True):
-            results[index] = {"status": outcome.status}
-            if outcome.note:
-                results[index]["note"] = outcome.note  # type: ignore[index]
-        return JSONBody({"results": results}, headers=cors)
+                f"at most {settings.max_batch_events} events per request", field="events")
+        svc.limiter.check(app, client_ip(request), cost=max(1, len(raw_events)))
+    except ShoptrackError as exc:
+        metrics.REJECTED.labels(exc.code).inc()
+        return error_response(exc, cors)
+    results: list[dict[str, Any]] = [{} for _ in raw_events]
+    items: list[tuple[int, Event | Rejection]] = []
+    for index, obj in enumerate(raw_events):
+        try:
+            items.append((index, stamp(_batch_event(obj, index), app, request)))
+        except ShoptrackError as exc:
+            metrics.REJECTED.labels(exc.code).inc()
+            results[index] = {"status": "error", **exc.body()}
+            kept = orjson.dumps(obj, default=str)
+            items.append((index, rejection(app, request, "/watch/events", kept, exc)))
+    try:
+        outcomes = await svc.writer.submit_many([item for _, item in items])
     except ShoptrackError as exc:
         return error_response(exc, cors)
+    for (index, item), outcome in zip(items, outcomes, strict=True):
+        if isinstance(item, Event):
+            results[index] = {"status": outcome.status}
+            if outcome.note:
+                results[index]["note"] = outcome.note
+    return JSONBody({"results": results}, headers=cors)
 
 
 def _batch_event(obj: Any, index: int) -> Event:
@@ -176,17 +276,6 @@ def _batch_event(obj: Any, index: int) -> Event:
         raise PayloadTooLarge(f"events.{index} is larger than {MAX_EVENT_BYTES} bytes",
                               field=f"events.{index}")
     return validate_event(obj)
-
-
-@router.post("/integration/common/webhook", summary="Order status webhook (events/order_update)")
-async def order_webhook(request: Request) -> Response:
-    svc = services(request)
-    body = await read_body(request, svc.settings.max_body_bytes)
-    obj = webhook_event(request.headers.get("x-webhook-topic"), body)
-    app_key = request.headers.get("x-app-key") or request.query_params.get("app_key")
-    app = await known_app(svc, app_key)
-    event = stamp(validate_event(obj), app, request)
-    return answer(await svc.writer.submit(event), {})
 
 
 @router.options("/watch/event", include_in_schema=False)

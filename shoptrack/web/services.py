@@ -11,6 +11,7 @@ from starlette.requests import Request
 from shoptrack.config import Settings
 from shoptrack.ingest import Writer
 from shoptrack.store.base import App, Store
+from shoptrack.web.ratelimit import RateLimiter
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Services:
     store: Store
     writer: Writer
     apps: AppCache
+    limiter: RateLimiter
     draining: bool = False
 
 

@@ -1,0 +1,52 @@
+"""One pure-ASGI middleware: request ids, status counts, and JSON error logs.
+
+Kept as raw ASGI (no BaseHTTPMiddleware) because it wraps the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shoptrack import metrics
+from shoptrack.logs import request_id
+
+log = logging.getLogger("shoptrack.http")
+_HEADER = b"x-request-id"
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                rid = value.decode("latin-1")[:64]
+                break
+        rid = rid or uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (_HEADER, rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            metrics.RESPONSES.labels(f"{status // 100}xx").inc()
+            if status >= 500:
+                log.error("%s %s answered %d", scope["method"], scope["path"], status)
+            elif status >= 400:
+                log.debug("%s %s answered %d", scope["method"], scope["path"], status)
+            request_id.reset(token)
