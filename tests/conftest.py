@@ -43,7 +43,8 @@ from shoptrack.web.app import create_app
 
 APP_KEY = "APPKEY"
 BIN = Path(sys.executable).parent
-TABLES = ("events", "guests", "visitors", "cart_lines", "orders", "app_event_keys", "apps")
+TABLES = ("events", "guests", "visitors", "cart_lines", "orders", "app_event_keys", "apps",
+          "rejected_events", "suppressed_uids")
 PG_ENV = "SHOPTRACK_TEST_POSTGRES_URL"
 
 
@@ -111,15 +112,31 @@ class AppClient(TestClient):
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[AppClient]:
+def make_client(database_url: str) -> Iterator[Callable[..., AppClient]]:
+    """``make_client(**settings)``: the in-process app with setting overrides, app APPKEY."""
     setup = open_store(database_url)
     creds = create_shop_app(setup, "test shop", app_key=APP_KEY)
     setup.close()
-    settings = Settings(database_url=database_url, batch_max_wait_ms=0)
-    with AppClient(create_app(settings)) as test_client:
+    opened: list[AppClient] = []
+
+    def make(**overrides: Any) -> AppClient:
+        settings = Settings(**{"database_url": database_url, "batch_max_wait_ms": 0,
+                               **overrides})
+        test_client = AppClient(create_app(settings))
+        test_client.__enter__()
         test_client.secret = creds.api_secret
         test_client.app_key = APP_KEY
-        yield test_client
+        opened.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in opened:
+        test_client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., AppClient]) -> AppClient:
+    return make_client()
 
 
 # -- real servers --------------------------------------------------------------------
