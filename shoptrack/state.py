@@ -37,6 +37,7 @@ is not stored again and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -105,16 +106,38 @@ def _uid_hashes(event: Event) -> set[str]:
             if uid is not None}
 
 
+@dataclass(slots=True)
+class _Touch:
+    """A profile's changes within one batch, written once at the end (one UPDATE a profile)."""
+
+    count: int = 0
+    last_seen: int = 0
+    cart_at: int | None = None
+    info: dict[str, Any] | None = None  # loaded (FOR UPDATE) when an event brings visitor_info
+
+
 class BatchApplier:
-    """Applies a batch's events in arrival order within one transaction."""
+    """Applies a batch's events in arrival order within one transaction.
+
+    Set-based where order does not matter: the batch's uids and message ids are
+    looked up in one query each up front; each profile's counters, last-seen
+    time and info are updated once at the end; events are inserted with one
+    ``executemany``.  Cart and order changes run per event, in order.
+    """
 
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
         self.pending: list[tuple[Any, ...]] = []
+        self.touches: dict[int, _Touch] = {}
         self.seen_messages: set[tuple[int, str]] = set()
+        # Identity caches, valid inside this transaction only (its uids are locked).
+        self.by_visitor_uid: dict[tuple[int, str], int | None] = {}
+        self.by_guest_uid: dict[tuple[int, str], tuple[int, str | None] | None] = {}
 
     def apply_all(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
-        suppressed = self._suppressed(items)
+        events = [item for item in items if isinstance(item, Event)]
+        suppressed = self._suppressed(events)
+        self._prefetch(events)
         outcomes = []
         for item in items:
             if isinstance(item, Rejection):
@@ -130,28 +153,69 @@ class BatchApplier:
         self.flush()
         return outcomes
 
-    def _suppressed(self, items: Sequence[Event | Rejection]) -> set[str]:
+    def _in_chunks(self, sql: str, head: Sequence[Any],
+                   values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (ending in ``IN ({marks})``) over ``values`` in chunks of 500."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            rows += self.tx.all(sql.format(marks=",".join("?" * len(chunk))), (*head, *chunk))
+        return rows
+
+    def _suppressed(self, events: Sequence[Event]) -> set[str]:
         """The hashes among this batch's uids that are on the suppression list (one query)."""
-        hashes = sorted({h for item in items if isinstance(item, Event)
-                         for h in _uid_hashes(item)})
-        found: set[str] = set()
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self.tx.all(
-                f"SELECT uid_hash FROM suppressed_uids WHERE uid_hash IN ({marks})", chunk))
-        return found
+        hashes = sorted({h for event in events for h in _uid_hashes(event)})
+        return {row[0] for row in self._in_chunks(
+            "SELECT uid_hash FROM suppressed_uids WHERE uid_hash IN ({marks})", (), hashes)}
+
+    def _prefetch(self, events: Sequence[Event]) -> None:
+        """Look up every uid and message id of the batch at once, per app."""
+        for app_id in {e.app_id for e in events}:
+            mine = [e for e in events if e.app_id == app_id]
+            visitor_uids = sorted({e.visitor_uid for e in mine if e.visitor_uid is not None})
+            guest_uids = sorted({e.guest_uid for e in mine if e.guest_uid is not None})
+            message_ids = sorted({e.message_id for e in mine if e.message_id is not None})
+            for uid in visitor_uids:
+                self.by_visitor_uid[(app_id, uid)] = None
+            for row in self._in_chunks("SELECT visitor_uid, id FROM visitors WHERE app_id = ?"
+                                       " AND visitor_uid IN ({marks})", (app_id,), visitor_uids):
+                self.by_visitor_uid[(app_id, row[0])] = int(row[1])
+            for uid in guest_uids:
+                self.by_guest_uid[(app_id, uid)] = None
+            for row in self._in_chunks(
+                    "SELECT g.guest_uid, g.visitor_id, v.visitor_uid FROM guests g"
+                    " JOIN visitors v ON v.id = g.visitor_id"
+                    " WHERE g.app_id = ? AND g.guest_uid IN ({marks})", (app_id,), guest_uids):
+                self.by_guest_uid[(app_id, row[0])] = (int(row[1]), row[2])
+            for row in self._in_chunks("SELECT message_id FROM events WHERE app_id = ?"
+                                       " AND message_id IN ({marks})", (app_id,), message_ids):
+                self.seen_messages.add((app_id, row[0]))
 
     def flush(self) -> None:
-        """Insert the events collected so far (before anything that moves events)."""
+        """Write the events and profile changes collected so far (before anything that
+        reads or moves them)."""
         if self.pending:
             self.tx.many(INSERT_EVENT, self.pending)
             self.pending.clear()
+        if self.touches:
+            self.tx.many(
+                "UPDATE visitors SET event_count = event_count + ?,"
+                " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
+                " cart_updated_at = COALESCE(?, cart_updated_at), info = COALESCE(?, info)"
+                " WHERE id = ?",
+                [(t.count, t.last_seen, t.last_seen, t.cart_at,
+                  None if t.info is None else dumps(t.info), visitor_id)
+                 for visitor_id, t in sorted(self.touches.items())],
+            )
+            self.touches.clear()
 
     # -- one event ---------------------------------------------------------------
     def apply(self, ev: Event) -> Outcome:
-        if ev.message_id is not None and self._is_duplicate(ev.app_id, ev.message_id):
-            return DUPLICATE
+        if ev.message_id is not None:
+            key = (ev.app_id, ev.message_id)
+            if key in self.seen_messages:
+                return DUPLICATE
+            self.seen_messages.add(key)
         now = ev.received_at
         if ev.visitor_uid is None and ev.guest_uid is None:
             visitor_id = self._order_visitor(ev)
@@ -167,14 +231,6 @@ class BatchApplier:
         self.pending.append(self._event_row(ev, visitor_id))
         return outcome
 
-    def _is_duplicate(self, app_id: int, message_id: str) -> bool:
-        key = (app_id, message_id)
-        if key in self.seen_messages:
-            return True
-        self.seen_messages.add(key)
-        return self.tx.one("SELECT 1 FROM events WHERE app_id = ? AND message_id = ?",
-                           (app_id, message_id)) is not None
-
     @staticmethod
     def _event_row(ev: Event, visitor_id: int | None) -> tuple[Any, ...]:
         page = ev.page
@@ -188,43 +244,52 @@ class BatchApplier:
         )
 
     # -- identity ----------------------------------------------------------------
+    def _registered(self, app_id: int, visitor_uid: str) -> int | None:
+        key = (app_id, visitor_uid)
+        if key not in self.by_visitor_uid:
+            row = self.tx.one("SELECT id FROM visitors WHERE app_id = ? AND visitor_uid = ?", key)
+            self.by_visitor_uid[key] = int(row[0]) if row else None
+        return self.by_visitor_uid[key]
+
+    def _guest(self, app_id: int, guest_uid: str) -> tuple[int, str | None] | None:
+        key = (app_id, guest_uid)
+        if key not in self.by_guest_uid:
+            row = self.tx.one(
+                "SELECT g.visitor_id, v.visitor_uid FROM guests g JOIN visitors v"
+                " ON v.id = g.visitor_id WHERE g.app_id = ? AND g.guest_uid = ?", key)
+            self.by_guest_uid[key] = (int(row[0]), row[1]) if row else None
+        return self.by_guest_uid[key]
+
     def resolve(self, app_id: int, visitor_uid: str | None, guest_uid: str | None,
                 now: int) -> int:
         """The profile id for these uids, creating, linking or merging as the rules say."""
-        tx = self.tx
-        registered = None
-        if visitor_uid is not None:
-            row = tx.one("SELECT id FROM visitors WHERE app_id = ? AND visitor_uid = ?",
-                         (app_id, visitor_uid))
-            registered = row[0] if row else None
+        registered = None if visitor_uid is None else self._registered(app_id, visitor_uid)
         if guest_uid is None:
             return registered if registered is not None else self._create(app_id, visitor_uid, now)
-        guest = tx.one(
-            "SELECT g.visitor_id, v.visitor_uid FROM guests g JOIN visitors v"
-            " ON v.id = g.visitor_id WHERE g.app_id = ? AND g.guest_uid = ?",
-            (app_id, guest_uid),
-        )
+        guest = self._guest(app_id, guest_uid)
         if guest is None:
             visitor_id = registered if registered is not None else self._create(
                 app_id, visitor_uid, now)
-            self._link_guest(app_id, guest_uid, visitor_id, now)
+            self._link_guest(app_id, guest_uid, visitor_id, visitor_uid, now)
             return visitor_id
         guest_profile, guest_owner = guest
         if visitor_uid is None or guest_profile == registered:
-            return int(guest_profile)
+            return guest_profile
         if registered is None:
             if guest_owner is None:
                 # The anonymous guest logs in for the first time: its profile becomes hers.
-                tx.run("UPDATE visitors SET visitor_uid = ? WHERE id = ?",
-                       (visitor_uid, guest_profile))
-                return int(guest_profile)
+                self.tx.run("UPDATE visitors SET visitor_uid = ? WHERE id = ?",
+                            (visitor_uid, guest_profile))
+                self.by_visitor_uid[(app_id, visitor_uid)] = guest_profile
+                self._retarget(guest_profile, guest_profile, visitor_uid)
+                return guest_profile
             registered = self._create(app_id, visitor_uid, now)
         if guest_owner is None:
-            self._merge(guest_profile, registered)
+            self._merge(guest_profile, registered, visitor_uid)
         else:
             # A shared device: the guest now belongs to the newly logged-in visitor.
-            self._link_guest(app_id, guest_uid, registered, now)
-        return int(registered)
+            self._link_guest(app_id, guest_uid, registered, visitor_uid, now)
+        return registered
 
     def _create(self, app_id: int, visitor_uid: str | None, now: int) -> int:
         row = self.tx.one(
@@ -233,17 +298,28 @@ class BatchApplier:
             (app_id, visitor_uid, now, now),
         )
         assert row is not None
-        return int(row[0])
+        visitor_id = int(row[0])
+        if visitor_uid is not None:
+            self.by_visitor_uid[(app_id, visitor_uid)] = visitor_id
+        return visitor_id
 
-    def _link_guest(self, app_id: int, guest_uid: str, visitor_id: int, now: int) -> None:
+    def _link_guest(self, app_id: int, guest_uid: str, visitor_id: int, owner: str | None,
+                    now: int) -> None:
         self.tx.run(
             "INSERT INTO guests (app_id, guest_uid, visitor_id, linked_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (app_id, guest_uid) DO UPDATE SET visitor_id = excluded.visitor_id,"
             " linked_at = excluded.linked_at",
             (app_id, guest_uid, visitor_id, now),
         )
+        self.by_guest_uid[(app_id, guest_uid)] = (visitor_id, owner)
 
-    def _merge(self, source: int, target: int) -> None:
+    def _retarget(self, source: int, target: int, owner: str | None) -> None:
+        """Point cached guest entries of ``source`` at ``target`` (owned by ``owner``)."""
+        for key, entry in self.by_guest_uid.items():
+            if entry is not None and entry[0] == source:
+                self.by_guest_uid[key] = (target, owner)
+
+    def _merge(self, source: int, target: int, owner: str | None) -> None:
         """Fold the anonymous profile ``source`` into ``target`` and delete it."""
         tx = self.tx
         self.flush()
@@ -274,31 +350,26 @@ class BatchApplier:
              cart_updated_at, target),
         )
         tx.run("DELETE FROM visitors WHERE id = ?", (source,))
+        self._retarget(source, target, owner)
 
     def _touch(self, visitor_id: int, info: dict[str, Any], now: int, cart_changed: bool) -> None:
-        tx = self.tx
-        cart_at = now if cart_changed else None
+        touch = self.touches.get(visitor_id)
+        if touch is None:
+            touch = self.touches[visitor_id] = _Touch()
+        touch.count += 1
+        touch.last_seen = max(touch.last_seen, now)
+        if cart_changed:
+            touch.cart_at = now
         if info:
-            row = tx.one("SELECT info FROM visitors WHERE id = ?" + tx.for_update, (visitor_id,))
-            merged = orjson.loads(row[0]) if row else {}
+            if touch.info is None:
+                row = self.tx.one("SELECT info FROM visitors WHERE id = ?" + self.tx.for_update,
+                                  (visitor_id,))
+                touch.info = orjson.loads(row[0]) if row else {}
             for key, value in info.items():
                 if value == "":
-                    merged.pop(key, None)
+                    touch.info.pop(key, None)
                 else:
-                    merged[key] = value
-            tx.run(
-                "UPDATE visitors SET info = ?, event_count = event_count + 1,"
-                " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
-                " cart_updated_at = COALESCE(?, cart_updated_at) WHERE id = ?",
-                (dumps(merged), now, now, cart_at, visitor_id),
-            )
-        else:
-            tx.run(
-                "UPDATE visitors SET event_count = event_count + 1,"
-                " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
-                " cart_updated_at = COALESCE(?, cart_updated_at) WHERE id = ?",
-                (now, now, cart_at, visitor_id),
-            )
+                    touch.info[key] = value
 
     # -- carts ---------------------------------------------------------------------
     def _add_line(self, visitor_id: int, item: Any, now: int) -> None:
