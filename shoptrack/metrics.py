@@ -32,7 +32,7 @@ BATCH_FAILURES = Counter("shoptrack_batch_failures_total", "Batches that failed,
                          ["cause"])
 QUEUE_DEPTH = Gauge("shoptrack_writer_queue_depth", "Events waiting for the next batch.",
                     multiprocess_mode="livesum")
-RESPONSES = Counter("shoptrack_http_responses_total", "HTTP responses by status class.",
+RESPONSES = Counter("shoptrack_http_responses_total", "Error responses (4xx, 5xx) by status class.",
                     ["status"])
 
 

@@ -13,8 +13,9 @@ import zlib
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from shoptrack import metrics
 from shoptrack.clock import now_ms
@@ -43,30 +44,55 @@ from shoptrack.web.services import Services, services
 
 log = logging.getLogger("shoptrack.ingest")
 
-router = APIRouter(tags=["ingest"])
 
 MAX_EVENT_BYTES = 32 * 1024
 
-_FORM_BODY = {
-    "requestBody": {
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "app_key": {"type": "string"},
-                        "visitor_uid": {"type": "string"},
-                        "guest_uid": {"type": "string"},
-                        "data": {"type": "string", "description": "the event object as JSON"},
-                    },
-                    "required": ["app_key", "data"],
-                }
-            },
+_FORM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "app_key": {"type": "string"},
+        "visitor_uid": {"type": "string"},
+        "guest_uid": {"type": "string"},
+        "data": {"type": "string", "description": "the event object as JSON"},
+    },
+    "required": ["app_key", "data"],
+}
+_ERROR = {"description": "refused: {\"error\": {\"code\", \"field\", \"message\"}}"}
+_ANSWERS = {"200": {"description": "committed"}, "400": _ERROR, "403": _ERROR, "413": _ERROR,
+            "429": _ERROR, "503": _ERROR}
+
+# The ingest routes are plain Starlette routes (no FastAPI per-request machinery on the
+# hot path); this is their part of /openapi.json.
+OPENAPI_PATHS: dict[str, Any] = {
+    "/watch/event": {"post": {
+        "tags": ["ingest"], "summary": "Track one event (Convead wire format)",
+        "operationId": "watch_event",
+        "requestBody": {"content": {
+            "application/x-www-form-urlencoded": {"schema": _FORM_SCHEMA},
             "application/json": {"schema": {"type": "object",
                                             "description": "legacy: the event object itself"}},
-        }
-    },
-    "responses": {"200": {"description": "committed"}},
+        }},
+        "responses": _ANSWERS,
+    }},
+    "/watch/events": {"post": {
+        "tags": ["ingest"], "summary": "Track many events in one request",
+        "operationId": "watch_events",
+        "requestBody": {"content": {"application/json": {"schema": {
+            "type": "object", "required": ["app_key", "events"],
+            "properties": {"app_key": {"type": "string"},
+                           "events": {"type": "array", "items": {"type": "object"}}}}}}},
+        "responses": _ANSWERS,
+    }},
+    "/integration/common/webhook": {"post": {
+        "tags": ["ingest"], "summary": "Order status webhook (events/order_update)",
+        "operationId": "order_webhook",
+        "parameters": [
+            {"name": "X-App-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "X-Webhook-Topic", "in": "header", "schema": {"type": "string"}}],
+        "requestBody": {"content": {"application/json": {"schema": {
+            "type": "object", "required": ["order_id"]}}}},
+        "responses": _ANSWERS,
+    }},
 }
 
 
@@ -200,28 +226,14 @@ def _decode_webhook(request: Request, body: bytes) -> tuple[str | None, dict[str
     return app_key, webhook_event(request.headers.get("x-webhook-topic"), body)
 
 
-@router.post("/watch/event", openapi_extra=_FORM_BODY,
-             summary="Track one event (Convead wire format)")
 async def watch_event(request: Request) -> Response:
     return await _ingest_one(request, "/watch/event", _decode_watch)
 
 
-# Pixel-style GET with the fields in the query string, as some old snippets send.
-router.add_api_route("/watch/event", watch_event, methods=["GET"], include_in_schema=False)
-
-
-@router.post("/integration/common/webhook", summary="Order status webhook (events/order_update)",
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-                 "type": "object", "required": ["order_id"]}}}}})
 async def order_webhook(request: Request) -> Response:
     return await _ingest_one(request, "/integration/common/webhook", _decode_webhook)
 
 
-@router.post("/watch/events", summary="Track many events in one request",
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-                 "type": "object", "required": ["app_key", "events"],
-                 "properties": {"app_key": {"type": "string"},
-                                "events": {"type": "array", "items": {"type": "object"}}}}}}}})
 async def watch_events(request: Request) -> Response:
     svc = services(request)
     settings = svc.settings
@@ -278,7 +290,15 @@ def _batch_event(obj: Any, index: int) -> Event:
     return validate_event(obj)
 
 
-@router.options("/watch/event", include_in_schema=False)
-@router.options("/watch/events", include_in_schema=False)
 async def preflight(request: Request) -> Response:
     return Response(status_code=204, headers=origins.preflight(request.headers.get("origin")))
+
+
+routes: list[BaseRoute] = [
+    # GET: pixel-style, the fields in the query string, as some old snippets send.
+    Route("/watch/event", watch_event, methods=["POST", "GET"]),
+    Route("/watch/events", watch_events, methods=["POST"]),
+    Route("/integration/common/webhook", order_webhook, methods=["POST"]),
+    Route("/watch/event", preflight, methods=["OPTIONS"]),
+    Route("/watch/events", preflight, methods=["OPTIONS"]),
+]

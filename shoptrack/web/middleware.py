@@ -5,6 +5,7 @@ Kept as raw ASGI (no BaseHTTPMiddleware) because it wraps the hot path.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 
@@ -15,6 +16,9 @@ from shoptrack.logs import request_id
 
 log = logging.getLogger("shoptrack.http")
 _HEADER = b"x-request-id"
+# Unique and cheap (no uuid4 per request): a random per-process prefix and a counter.
+_PREFIX = uuid.uuid4().hex[:16]
+_counter = itertools.count(1)
 
 
 class RequestContext:
@@ -30,7 +34,7 @@ class RequestContext:
             if name == _HEADER:
                 rid = value.decode("latin-1")[:64]
                 break
-        rid = rid or uuid.uuid4().hex
+        rid = rid or f"{_PREFIX}{next(_counter):x}"
         token = request_id.set(rid)
         status = 500
 
@@ -44,9 +48,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            metrics.RESPONSES.labels(f"{status // 100}xx").inc()
-            if status >= 500:
-                log.error("%s %s answered %d", scope["method"], scope["path"], status)
-            elif status >= 400:
-                log.debug("%s %s answered %d", scope["method"], scope["path"], status)
+            if status >= 400:  # 2xx are counted by type in shoptrack_events_total
+                metrics.RESPONSES.labels(f"{status // 100}xx").inc()
+                if status >= 500:
+                    log.error("%s %s answered %d", scope["method"], scope["path"], status)
             request_id.reset(token)
