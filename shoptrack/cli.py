@@ -119,6 +119,63 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+@main.command()
+@click.option("--port", type=int, default=8001, show_default=True, help="Port of the demo shop.")
+@click.option("--server", "server_url", default="http://127.0.0.1:8080", show_default=True,
+              help="The shoptrack server the pages send to; started here if none answers.")
+@click.option("--app-key", default=None, help="App key the pages use (default: the first app).")
+@click.option("--database", default=None, help=DATABASE_HELP)
+def demo(port: int, server_url: str, app_key: str | None, database: str | None) -> None:
+    """Serve the demo shop (examples/demo-shop) and watch its events arrive.
+
+    \b
+    Example:
+        shoptrack demo --port 8001 --server http://127.0.0.1:8080
+    """
+    import subprocess
+    import time
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from shoptrack.demo import serve_demo
+
+    store = _store(database)
+    try:
+        if app_key is None:
+            found = store.list_apps()
+            if not found:
+                _print_credentials(creds := create_app(store, "demo"), as_json=False)
+                found = [creds.app]
+            app_key = found[0].app_key
+    finally:
+        store.close()
+    server = None
+    try:
+        httpx.get(server_url + "/health", timeout=1)
+    except httpx.HTTPError:
+        parts = urlsplit(server_url)
+        args = [sys.argv[0], "serve", "--host", parts.hostname or "127.0.0.1",
+                "--port", str(parts.port or 80)]
+        if database:
+            args += ["--database", database]
+        server = subprocess.Popen(args)
+        for _ in range(100):
+            try:
+                httpx.get(server_url + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    click.echo(f"demo shop on http://127.0.0.1:{port}/ sending to {server_url} "
+               f"with app key {app_key}")
+    try:
+        serve_demo("127.0.0.1", port, server_url, app_key)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+
+
 @main.command("migrate")
 @click.option("--database", default=None, help=DATABASE_HELP)
 def migrate_command(database: str | None) -> None:

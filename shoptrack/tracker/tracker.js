@@ -19,11 +19,20 @@
  *   disable_auto_event_mailto  no `mailto` on clicks of mailto: links
  *   debug_mode     logs events and sends to console.debug
  *
+ * Calls: convead('event', type, properties, visitor_info, attributes);
+ * convead('tracking' or 'track', 'disable' or 'enable') sets or clears the
+ * cookie convead_track_disable: while it is set, nothing is sent (nor is a
+ * guest cookie made). A 'login' event's properties.visitor_uid becomes the
+ * page's visitor_uid.
+ *
  * Delivery: one request at a time, in order, since cart events depend on
  * order. A send that fails (network error, 5xx, 429) is kept with the rest
  * in localStorage and retried with backoff, on the next page and on
  * `online`. A 4xx is dropped: retrying cannot make the server accept it.
  */
+// The try, and safe() below for what runs later: no error of ours ever
+// reaches the page.
+try {
 (function (w, d) {
   'use strict';
   var P = 'convead_';
@@ -45,8 +54,7 @@
     if (settings().debug_mode) console.debug.apply(console, ['[convead]'].concat(Array.from(arguments)));
   }
 
-  // Wraps every entry point (API, listeners, timers, promise callbacks):
-  // nothing we do may throw into the page.
+  // Wraps every entry point (API, listeners, timers, promise callbacks).
   function safe(f) {
     return function () {
       try { return f.apply(this, arguments); } catch (e) { log('error', e); }
@@ -184,7 +192,6 @@
   var failures = (load(OUTBOX) || {}).n || 0;
   var retryAt = 0;
   var retryTimer;
-  var left = false;
 
   function outbox() {
     var o = load(OUTBOX);
@@ -211,9 +218,7 @@
     if (!form) return;
     post(form).then(safe(function (ok) {
       sending = null;
-      // Leaving the page rejects a keepalive fetch in this page, yet the
-      // request goes on and arrives: retrying it would send it twice.
-      if (ok || left) {
+      if (ok) {
         if (failures) save(OUTBOX, { q: outbox().q, n: failures = 0 });
       } else {
         queue.unshift(form);
@@ -245,7 +250,10 @@
       return r.status < 500 && r.status != 429;
     }, function (e) {
       log('send failed', e);
-      return false;
+      // Leaving the page also rejects its keepalive fetch, though the
+      // request goes on and arrives. So decide a moment later: a page
+      // being left runs no more timers, and the event is not sent twice.
+      return new Promise(function (resolve) { setTimeout(resolve, 50, false); });
     });
   }
 
@@ -255,8 +263,7 @@
   // sendBeacon, which outlives the page. The request in flight is a
   // keepalive fetch and also goes on. While the server is failing, the
   // queue waits in the outbox instead, since a beacon's fate is unknown.
-  function leave(e) {
-    if (e.type == 'pagehide') left = true;
+  function leave() {
     checkUrl();
     if (disabled()) return;
     while (queue.length && !failures && navigator.sendBeacon && beacon(queue[0])) queue.shift();
@@ -341,13 +348,12 @@
     pump();
     w.addEventListener('popstate', urlChanged);
     w.addEventListener('pagehide', safe(leave));
-    d.addEventListener('visibilitychange', safe(function (e) {
-      if (d.visibilityState == 'hidden') leave(e);
+    d.addEventListener('visibilitychange', safe(function () {
+      if (d.visibilityState == 'hidden') leave();
     }));
-    // Back from the back-forward cache: this page is alive again.
-    w.addEventListener('pageshow', function () { left = false; });
     w.addEventListener('online', safe(function () { retryAt = 0; pump(); }));
     d.addEventListener('click', onClick, true);
     if (typeof s.onready == 'function') safe(s.onready)();
   })();
 })(window, document);
+} catch (e) { /* the page goes on without tracking */ }

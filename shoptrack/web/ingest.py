@@ -178,6 +178,15 @@ async def keep(svc: Services, items: list[Rejection]) -> None:
         log.warning("could not keep %d rejected event(s): %s", len(items), exc.message)
 
 
+def _error_cors(request: Request, exc: ShoptrackError) -> dict[str, str]:
+    """Let a browser read why it was refused (so a tracker does not retry a 4xx as if the
+    network had failed); never for a foreign origin."""
+    origin = request.headers.get("origin")
+    if not origin or exc.code == "origin_not_allowed":
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
 def answer(outcome: Outcome, headers: dict[str, str]) -> JSONBody:
     body: dict[str, Any] = {"ok": True}
     if outcome.status == "duplicate":
@@ -212,7 +221,7 @@ async def _ingest_one(request: Request, route: str, decode: Any) -> Response:
         metrics.REJECTED.labels(exc.code).inc()
         if isinstance(exc, BadRequest) and app is not None:
             await keep(svc, [rejection(app, request, route, body, exc)])
-        return error_response(exc, cors)
+        return error_response(exc, cors or _error_cors(request, exc))
 
 
 def _decode_watch(request: Request, body: bytes) -> tuple[str | None, dict[str, Any]]:
@@ -258,7 +267,7 @@ async def watch_events(request: Request) -> Response:
         svc.limiter.check(app, client_ip(request), cost=max(1, len(raw_events)))
     except ShoptrackError as exc:
         metrics.REJECTED.labels(exc.code).inc()
-        return error_response(exc, cors)
+        return error_response(exc, cors or _error_cors(request, exc))
     results: list[dict[str, Any]] = [{} for _ in raw_events]
     items: list[tuple[int, Event | Rejection]] = []
     for index, obj in enumerate(raw_events):

@@ -37,10 +37,10 @@ LONG_CACHE = "public, max-age=86400, immutable"
 def strip_comments(source: str) -> str:
     """Return ``source`` without comment-only lines and leading indentation.
 
-    Only whole lines go, so no statement is cut and automatic semicolon
-    insertion sees the same line breaks. This is safe for tracker.js because
-    it keeps every comment on lines of its own (never after code), its block
-    comment lines start with ``*``, and it has no multi-line strings.
+    Only whole lines go (a comment after code stays), so no statement is
+    cut and automatic semicolon insertion sees the same line breaks. This is
+    safe for tracker.js because no line of its code starts with ``*`` or
+    ``/*`` (block comment lines do) and it has no multi-line strings.
     """
     kept = []
     for line in source.splitlines():

@@ -5,6 +5,11 @@ second origin, ``http://www.shop.test:<port>``: Chromium resolves
 ``*.shop.test`` to 127.0.0.1, so the guest cookie's base domain (``.shop.test``)
 is tested as on a real shop. What the tracker sent is checked in the
 database, through the read API.
+
+Starting shoptrack takes seconds, so the tests share one server (``server``)
+and each gets its own shop on a new port; ``Shop.events`` keeps to the
+events of that port. The test that stops the server has its own
+(``live_server``).
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from shoptrack.demo import DEMO_ROOT, make_demo_server
+from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -50,30 +58,65 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One ``shoptrack serve`` for the module (like ``live_server``, shared)."""
+    tmp = tmp_path_factory.mktemp("tracker")
+    shared = LiveServer(f"sqlite:///{tmp / 'live.db'}", 1, tmp / "server.log")
+    shared.start()
+    yield shared
+    shared.stop()
+
+
+@dataclass
+class Shop:
+    """A shop's pages on their own port, sending to ``server``."""
+
+    url: str
+    server: LiveServer
+
+    def events(self) -> list[Event]:
+        """This shop's events in the database, oldest first."""
+        port = urlsplit(self.url).port
+        newest_first = self.server.api("/api/v1/events", limit=1000)["events"]
+        return [e for e in reversed(newest_first) if urlsplit(e["url"]).port == port]
+
+    def wait_for(self, done: Callable[[list[Event]], bool], timeout: float = 10.0) -> list[Event]:
+        """Poll until ``done(self.events())``; return those events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events()
+            if done(events):
+                return events
+            if time.monotonic() > deadline:
+                summary = [(e["type"], e["url"], e["properties"]) for e in events]
+                raise AssertionError(f"timed out; the database holds {summary}")
+            time.sleep(0.1)
+
+
 @contextmanager
-def serve_pages(root: Path, live_server: Any) -> Iterator[str]:
-    """Serve ``root`` as the shop, at ``http://www.shop.test:<port>``."""
-    server = make_demo_server(
-        "127.0.0.1", 0, live_server.base_url, live_server.app_key, root=root, quiet=True
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def serve_shop(root: Path, server: LiveServer) -> Iterator[Shop]:
+    """Serve the pages in ``root`` at ``http://www.shop.test:<new port>``."""
+    pages = make_demo_server("127.0.0.1", 0, server.base_url, server.app_key, root=root, quiet=True)
+    thread = threading.Thread(target=pages.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://www.shop.test:{server.server_address[1]}"
+        yield Shop(f"http://www.shop.test:{pages.server_address[1]}", server)
     finally:
-        server.shutdown()
-        server.server_close()
+        pages.shutdown()
+        pages.server_close()
 
 
 @pytest.fixture
-def shop(live_server: Any) -> Iterator[str]:
-    """Base URL of the test pages, wired to ``live_server``."""
-    with serve_pages(PAGES, live_server) as url:
-        yield url
+def shop(server: LiveServer) -> Iterator[Shop]:
+    """The test pages, sending to the shared server."""
+    with serve_shop(PAGES, server) as test_shop:
+        yield test_shop
 
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile: no cookies, no storage."""
     context = browser.new_context()
     yield context
     context.close()
@@ -84,8 +127,15 @@ class Console:
 
     def __init__(self, page: Page) -> None:
         self.errors: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.debug: list[str] = []
+        page.on("console", self._on_message)
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def _on_message(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+        elif message.type == "debug":
+            self.debug.append(message.text)
 
 
 def open_page(context: BrowserContext, url: str) -> tuple[Page, Console]:
@@ -101,76 +151,80 @@ def goto(page: Page, url: str) -> None:
     page.wait_for_function("() => window.convead && window.convead.shoptrack === 1")
 
 
-def wait_for(
-    server: Any, done: Callable[[list[Event]], bool], timeout: float = 10.0
-) -> list[Event]:
-    """Poll the read API until ``done(events)``; events come oldest first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        events = list(reversed(server.api("/api/v1/events", limit=100)["events"]))
-        if done(events):
-            return events
-        if time.monotonic() > deadline:
-            summary = [(e["type"], e.get("url"), e.get("properties")) for e in events]
-            raise AssertionError(f"timed out; the database holds {summary}")
-        time.sleep(0.1)
-
-
 def of_type(events: list[Event], type_: str) -> list[Event]:
     return [e for e in events if e["type"] == type_]
 
 
-def outbox_length(page: Page) -> int:
-    return int(page.evaluate("(JSON.parse(localStorage.convead_outbox || '{}').q || []).length"))
+# How many events wait in the tracker's localStorage outbox.
+OUTBOX_LENGTH = "((JSON.parse(localStorage.getItem('convead_outbox')) || {}).q || []).length"
 
 
 def test_link_on_open_with_page_context_and_a_stable_guest_uid(
-    live_server: Any, shop: str, context: BrowserContext
+    shop: Shop, context: BrowserContext
 ) -> None:
-    page, console = open_page(context, f"{shop}/index.html")
+    page, console = open_page(context, f"{shop.url}/index.html")
     page.click("#second")
     page.wait_for_url("**/second.html")
     page.reload()
-    events = wait_for(live_server, lambda ev: len(of_type(ev, "link")) == 3)
+    events = shop.wait_for(lambda ev: len(ev) == 3)
 
-    home, second, reloaded = of_type(events, "link")
-    assert home["url"] == f"{shop}/index.html"
+    home, second, reloaded = events
+    assert home["type"] == second["type"] == reloaded["type"] == "link"
+    assert home["url"] == f"{shop.url}/index.html"
     assert home["path"] == "/index.html"
     assert home["title"] == "Home"
     assert home["domain"] == "www.shop.test"
+    assert not home["referrer"]
     # The second page loads /tracker.js with data-app-key instead of the
     # widget path: both reach the same app.
-    assert second["url"] == f"{shop}/second.html"
+    assert second["url"] == f"{shop.url}/second.html"
     assert second["title"] == "Second page"
-    assert second["referrer"] == f"{shop}/index.html"
-    assert reloaded["url"] == f"{shop}/second.html"
+    assert second["referrer"] == f"{shop.url}/index.html"
+    assert reloaded["url"] == f"{shop.url}/second.html"
     guest = home["guest_uid"]
     assert guest and second["guest_uid"] == guest and reloaded["guest_uid"] == guest
-    assert home["visitor_uid"] in (None, "")
+    assert not home["visitor_uid"]
 
     # The cookie sits on the base domain, so shop.test shares it with www.
     cookie = next(c for c in context.cookies() if c["name"] == "convead_guest_uid")
     assert cookie["domain"] == ".shop.test"
     assert cookie["value"] == guest
     assert cookie["expires"] > time.time() + 360 * 86400
-    bare = shop.replace("www.shop.test", "shop.test")
+    bare = shop.url.replace("www.shop.test", "shop.test")
     goto(page, f"{bare}/index.html")
-    wait_for(live_server, lambda ev: any(e["url"] == f"{bare}/index.html" for e in ev))
+    events = shop.wait_for(lambda ev: len(ev) == 4)
+    assert events[-1]["url"] == f"{bare}/index.html"
 
     # A lost cookie comes back from the localStorage copy (www.shop.test's).
     context.clear_cookies()
-    goto(page, f"{shop}/index.html")
-    events = wait_for(live_server, lambda ev: len(of_type(ev, "link")) == 5)
+    goto(page, f"{shop.url}/index.html")
+    events = shop.wait_for(lambda ev: len(ev) == 5)
     assert {e["guest_uid"] for e in events} == {guest}
     assert any(c["name"] == "convead_guest_uid" for c in context.cookies())
     assert console.errors == []
 
 
+SETTINGS_WITH_CALLBACKS = """
+window.seen = [];
+window.ConveadSettings = {
+  visitor_info: { language: 'en' },
+  debug_mode: true,
+  onload: function () { seen.push('onload'); },
+  onready: function () { seen.push('onready'); },
+  onevent: function (type, properties, visitorInfo, attributes) {
+    seen.push(type);
+    // A bug in the shop's callback stays out of the page.
+    if (type === 'mailto') throw new Error('shop bug');
+  }
+};
+"""
+
+
 def test_every_event_type_arrives_including_calls_queued_before_load(
-    live_server: Any, shop: str, context: BrowserContext
+    shop: Shop, context: BrowserContext
 ) -> None:
-    context.add_init_script("window.ConveadSettings = { visitor_info: { language: 'en' } };")
-    page, console = open_page(context, f"{shop}/queued.html")
+    context.add_init_script(SETTINGS_WITH_CALLBACKS)
+    page, console = open_page(context, f"{shop.url}/queued.html")
     # And calls made once the tracker is there.
     page.evaluate(
         """() => {
@@ -182,6 +236,7 @@ def test_every_event_type_arrives_including_calls_queued_before_load(
         convead('event', 'file', { file_url: 'https://shop.test/a.pdf', file_title: 'A' });
         convead('event', 'login', { visitor_uid: 'cust-9' });
         convead('event', 'custom', { key: 'after_login' });
+        // Not calls the tracker knows: ignored, no error.
         convead('no-such-command');
         convead('event');
     }"""
@@ -201,15 +256,16 @@ def test_every_event_type_arrives_including_calls_queued_before_load(
         "login",
         "custom",
     ]
-    events = wait_for(live_server, lambda ev: len(ev) >= len(expected))
+    events = shop.wait_for(lambda ev: len(ev) >= len(expected))
     # One request at a time: they arrive in the order they were made.
     assert [e["type"] for e in events] == expected
     by_type = {e["type"]: e for e in events}  # the last of each type
 
-    view = by_type["view_product"]["properties"]
-    assert str(view["product_id"]) == "101" and view["product_name"] == "Linen shirt"
-    assert float(view["price"]) == 49.9
-    assert by_type["view_product"]["visitor_info"]["first_name"] == "Anna"
+    view = by_type["view_product"]
+    assert str(view["properties"]["product_id"]) == "101"
+    assert view["properties"]["product_name"] == "Linen shirt"
+    assert float(view["properties"]["price"]) == 49.9
+    assert view["visitor_info"]["first_name"] == "Anna"
     assert float(by_type["add_to_cart"]["properties"]["qnt"]) == 2
     assert float(by_type["remove_from_cart"]["properties"]["qnt"]) == 1
     [line] = by_type["update_cart"]["properties"]["items"]
@@ -228,142 +284,140 @@ def test_every_event_type_arrives_including_calls_queued_before_load(
     assert all(e["visitor_info"].get("language") == "en" for e in events)
     # The login event and what follows carry the visitor uid.
     assert [e["visitor_uid"] or None for e in events[-3:]] == [None, "cust-9", "cust-9"]
-    assert all(e["url"] == f"{shop}/queued.html" for e in events)
+    assert all(e["url"] == f"{shop.url}/queued.html" for e in events)
+
+    # The callbacks: onload, then the events as sent, onready after the queue.
+    assert page.evaluate("seen") == ["onload", *expected[:6], "onready", *expected[6:]]
+    assert any(text.startswith("[convead] event") for text in console.debug)
     assert console.errors == []
 
 
 def test_login_joins_the_guest_history_and_cart_to_the_visitor(
-    live_server: Any, shop: str, context: BrowserContext
+    shop: Shop, context: BrowserContext
 ) -> None:
-    page, console = open_page(context, f"{shop}/index.html")
+    page, console = open_page(context, f"{shop.url}/index.html")
     page.evaluate(
         """() => {
         convead('event', 'add_to_cart', { product_id: '101', qnt: 2, price: 49.9 });
         convead('event', 'add_to_cart', { product_id: '103', qnt: 1, price: '24.50' });
     }"""
     )
-    events = wait_for(live_server, lambda ev: len(of_type(ev, "add_to_cart")) == 2)
+    events = shop.wait_for(lambda ev: len(of_type(ev, "add_to_cart")) == 2)
     guest = events[0]["guest_uid"]
 
     # The shop renders ConveadSettings.visitor_uid once the customer has logged in.
     context.add_init_script("window.ConveadSettings = { visitor_uid: 'cust-1' };")
-    goto(page, f"{shop}/second.html")
-    wait_for(live_server, lambda ev: any(e["visitor_uid"] == "cust-1" for e in ev))
+    goto(page, f"{shop.url}/second.html")
+    shop.wait_for(lambda ev: any(e["visitor_uid"] == "cust-1" for e in ev))
 
-    visitor = live_server.api("/api/v1/visitors/cust-1")
+    visitor = shop.server.api("/api/v1/visitors/cust-1")
     assert visitor["visitor_uid"] == "cust-1"
     assert guest in visitor["guest_uids"]
     cart = {str(i["product_id"]): float(i["qnt"]) for i in visitor["cart"]["items"]}
     assert cart == {"101": 2.0, "103": 1.0}
-    assert visitor["event_count"] >= 4
+    assert visitor["event_count"] == 4
     assert console.errors == []
 
 
-def test_spa_navigation_sends_a_link_per_url_change(
-    live_server: Any, shop: str, context: BrowserContext
-) -> None:
-    page, console = open_page(context, f"{shop}/spa.html")
+def test_spa_navigation_sends_a_link_per_url_change(shop: Shop, context: BrowserContext) -> None:
+    page, console = open_page(context, f"{shop.url}/spa.html")
     page.click("#a")
-    wait_for(live_server, lambda ev: len(of_type(ev, "link")) == 2)
+    shop.wait_for(lambda ev: len(ev) == 2)
     page.click("#b")
-    wait_for(live_server, lambda ev: len(of_type(ev, "link")) == 3)
+    shop.wait_for(lambda ev: len(ev) == 3)
     # Same URL (a router saving scroll state) and an in-page anchor: no link.
     page.click("#same")
     page.click("#anchor")
     page.wait_for_timeout(300)
-    page.go_back()  # to #b without the anchor: the same page, no link
+    page.go_back()  # to ?tab=b without the anchor: the same page, no link
     page.go_back()  # to ?tab=a, by popstate
-    events = wait_for(live_server, lambda ev: len(of_type(ev, "link")) >= 4)
-    page.wait_for_timeout(300)
-    events = wait_for(live_server, lambda ev: True)
+    shop.wait_for(lambda ev: len(ev) >= 4)
+    page.wait_for_timeout(300)  # room for a wrong fifth one to arrive
 
-    links = [(e["path"], e["title"], e["referrer"] or "") for e in of_type(events, "link")]
-    spa = f"{shop}/spa.html"
+    spa = f"{shop.url}/spa.html"
+    links = [(e["type"], e["path"], e["title"], e["referrer"] or "") for e in shop.events()]
     assert links == [
-        ("/spa.html", "SPA home", ""),
-        ("/spa.html?tab=a", "Tab a", spa),
-        ("/spa.html?tab=b", "Tab b", f"{spa}?tab=a"),
-        ("/spa.html?tab=a", "Tab a", f"{spa}?tab=b"),
+        ("link", "/spa.html", "SPA home", ""),
+        ("link", "/spa.html?tab=a", "Tab a", spa),
+        ("link", "/spa.html?tab=b", "Tab b", f"{spa}?tab=a"),
+        ("link", "/spa.html?tab=a", "Tab a", f"{spa}?tab=b"),
     ]
     assert console.errors == []
 
 
 def test_file_and_mailto_clicks_are_sent_even_when_leaving_the_page(
-    live_server: Any, shop: str, context: BrowserContext
+    shop: Shop, context: BrowserContext
 ) -> None:
-    page, _ = open_page(context, f"{shop}/index.html")
+    page, _ = open_page(context, f"{shop.url}/index.html")
     # The mail client takes over, and the visitor goes on to another page.
     page.click("#mailto")
-    page.goto(f"{shop}/second.html")
+    page.goto(f"{shop.url}/second.html")
     # The browser leaves the page for the file.
-    page.goto(f"{shop}/index.html")
-    page.wait_for_function("() => window.convead && window.convead.shoptrack === 1")
+    goto(page, f"{shop.url}/index.html")
     page.click("#file")
     page.wait_for_url("**/files/notes.txt")
-    events = wait_for(
-        live_server, lambda ev: bool(of_type(ev, "mailto")) and bool(of_type(ev, "file"))
-    )
+    events = shop.wait_for(lambda ev: bool(of_type(ev, "mailto")) and bool(of_type(ev, "file")))
     [mailto] = of_type(events, "mailto")
     assert mailto["properties"] == {"email": "help@shop.test"}
-    assert mailto["url"] == f"{shop}/index.html"
+    assert mailto["url"] == f"{shop.url}/index.html"
     [file] = of_type(events, "file")
     assert file["properties"] == {
-        "file_url": f"{shop}/files/notes.txt",
+        "file_url": f"{shop.url}/files/notes.txt",
         "file_title": "Release notes",
     }
 
     # Each can be switched off.
     context.add_init_script(
-        "window.ConveadSettings = { disable_auto_event_file: true, disable_auto_event_mailto: true,"
-        " disable_auto_event_link: true };"
+        "window.ConveadSettings = { disable_auto_event_file: true,"
+        " disable_auto_event_mailto: true, disable_auto_event_link: true };"
     )
-    goto(page, f"{shop}/index.html")
+    goto(page, f"{shop.url}/index.html")
     page.click("#mailto")
     page.click("#file")
     page.wait_for_url("**/files/notes.txt")
-    goto(page, f"{shop}/second.html")
+    goto(page, f"{shop.url}/second.html")
     page.evaluate("convead('event', 'custom', { key: 'barrier' })")
-    events = wait_for(live_server, lambda ev: ev[-1]["type"] == "custom")
-    assert [e["type"] for e in events].count("file") == 1
-    assert [e["type"] for e in events].count("mailto") == 1
+    events = shop.wait_for(lambda ev: ev[-1]["type"] == "custom")
+    assert len(of_type(events, "file")) == 1
+    assert len(of_type(events, "mailto")) == 1
+    assert len(of_type(events, "link")) == 3
 
 
 def test_events_wait_while_the_server_is_down_and_arrive_after(
-    live_server: Any, shop: str, context: BrowserContext
+    live_server: LiveServer, context: BrowserContext
 ) -> None:
-    page, _ = open_page(context, f"{shop}/index.html")
-    wait_for(live_server, lambda ev: len(ev) == 1)
+    with serve_shop(PAGES, live_server) as shop:
+        page, _ = open_page(context, f"{shop.url}/index.html")
+        shop.wait_for(lambda ev: len(ev) == 1)
 
-    live_server.stop()
-    page.evaluate("convead('event', 'add_to_cart', { product_id: '101', qnt: 1, price: 49.9 })")
-    page.wait_for_function("() => JSON.parse(localStorage.convead_outbox || '{}').q.length === 1")
-    # Another page while the server is down (the tracker comes from the
-    # browser cache): its link waits too.
-    page.goto(f"{shop}/index.html?while=down")
-    page.wait_for_function("() => JSON.parse(localStorage.convead_outbox || '{}').q.length === 2")
+        live_server.stop()
+        page.evaluate("convead('event', 'add_to_cart', { product_id: '101', qnt: 1, price: 49.9 })")
+        page.wait_for_function(f"{OUTBOX_LENGTH} === 1")
+        # Another page while the server is down (the tracker comes from the
+        # browser cache): its link waits too.
+        goto(page, f"{shop.url}/index.html?while=down")
+        page.wait_for_function(f"{OUTBOX_LENGTH} === 2")
 
-    live_server.start()
-    goto(page, f"{shop}/second.html")
-    events = wait_for(live_server, lambda ev: len(ev) == 4)
-    assert [(e["type"], e["path"]) for e in events] == [
-        ("link", "/index.html"),
-        ("add_to_cart", "/index.html"),
-        ("link", "/index.html?while=down"),
-        ("link", "/second.html"),
-    ]
-    assert len({e["guest_uid"] for e in events}) == 1
-    page.wait_for_function("() => JSON.parse(localStorage.convead_outbox).q.length === 0")
+        live_server.start()
+        goto(page, f"{shop.url}/second.html")
+        events = shop.wait_for(lambda ev: len(ev) == 4)
+        assert [(e["type"], e["path"]) for e in events] == [
+            ("link", "/index.html"),
+            ("add_to_cart", "/index.html"),
+            ("link", "/index.html?while=down"),
+            ("link", "/second.html"),
+        ]
+        assert len({e["guest_uid"] for e in events}) == 1
+        page.wait_for_function(f"{OUTBOX_LENGTH} === 0")
 
 
-def test_track_disable_cookie_stops_all_sending(
-    live_server: Any, shop: str, context: BrowserContext
-) -> None:
+def test_track_disable_cookie_stops_all_sending(shop: Shop, context: BrowserContext) -> None:
     sent: list[str] = []
-    context.add_cookies([{"name": "convead_track_disable", "value": "1", "url": shop}])
+    context.add_cookies([{"name": "convead_track_disable", "value": "1", "url": shop.url}])
     page = context.new_page()
     console = Console(page)
     page.on("request", lambda r: "/watch/event" in r.url and sent.append(r.url))
-    goto(page, f"{shop}/index.html")
+    goto(page, f"{shop.url}/index.html")
     page.evaluate("convead('event', 'custom', { key: 'while_disabled' })")
     page.click("#mailto")
     # No guest cookie either, for a visitor who opted out.
@@ -377,23 +431,52 @@ def test_track_disable_cookie_stops_all_sending(
         convead('event', 'custom', { key: 'disabled_again' });
     }"""
     )
-    events = wait_for(live_server, lambda ev: len(ev) >= 1)
-    page.reload()
-    page.wait_for_function("() => window.convead && window.convead.shoptrack === 1")
-    page.wait_for_timeout(300)
-    events = wait_for(live_server, lambda ev: True)
-    assert [e["properties"].get("key") for e in events] == ["enabled"]
+    shop.wait_for(lambda ev: len(ev) >= 1)
+    goto(page, f"{shop.url}/index.html")
+    page.wait_for_timeout(300)  # room for a wrong request to go out
+    assert [e["properties"].get("key") for e in shop.events()] == ["enabled"]
     assert len(sent) == 1
     assert "convead_track_disable=1" in page.evaluate("document.cookie")
     assert console.errors == []
 
 
-def test_demo_shop_sends_every_event_type_without_console_errors(
-    live_server: Any, context: BrowserContext
+def test_a_browser_without_storage_still_tracks_and_never_errs(
+    shop: Shop, context: BrowserContext
 ) -> None:
-    with serve_pages(DEMO_ROOT, live_server) as shop:
-        events, console = walk_through_the_demo_shop(live_server, context, shop)
-    customer = live_server.api("/api/v1/visitors/demo-customer-1")
+    # As in some privacy modes: every localStorage access throws.
+    context.add_init_script(
+        """
+        for (const name of ['getItem', 'setItem', 'removeItem']) {
+          Storage.prototype[name] = () => { throw new DOMException('denied', 'SecurityError'); };
+        }
+        """
+    )
+    page, console = open_page(context, f"{shop.url}/index.html")
+    page.evaluate("convead('event', 'custom', { key: 'no_storage' })")
+    goto(page, f"{shop.url}/second.html")
+    events = shop.wait_for(lambda ev: len(ev) == 3)
+    assert [e["type"] for e in events] == ["link", "custom", "link"]
+    assert len({e["guest_uid"] for e in events}) == 1  # the cookie alone keeps it
+    assert console.errors == []
+
+
+def test_demo_shop_sends_every_event_type_without_console_errors(
+    server: LiveServer, context: BrowserContext
+) -> None:
+    with serve_shop(DEMO_ROOT, server) as shop:
+        console = walk_through_the_demo_shop(shop, context)
+        expected = {
+            "link", "custom", "view_product", "add_to_cart", "update_cart", "remove_from_cart",
+            "login", "update_info", "purchase", "order_update",
+        }  # fmt: skip
+        events = shop.wait_for(
+            lambda ev: (
+                {e["type"] for e in ev} >= expected
+                and any(e["path"] == "/lookbook.html?look=summer" for e in of_type(ev, "link"))
+                and len(of_type(ev, "custom")) == 2
+            )
+        )
+    customer = server.api("/api/v1/visitors/demo-customer-1")
     assert customer["guest_uids"] == [events[0]["guest_uid"]]
     [purchase] = of_type(events, "purchase")
     items = purchase["properties"]["items"]
@@ -401,17 +484,16 @@ def test_demo_shop_sends_every_event_type_without_console_errors(
     assert console.errors == []
 
 
-def walk_through_the_demo_shop(
-    live_server: Any, context: BrowserContext, shop: str
-) -> tuple[list[Event], Console]:
-    page, console = open_page(context, f"{shop}/index.html")
+def walk_through_the_demo_shop(shop: Shop, context: BrowserContext) -> Console:
+    """Click through every page of the demo shop, as a visitor would."""
+    page, console = open_page(context, f"{shop.url}/index.html")
     page.fill("#newsletter input[name=email]", "anna@example.com")
     page.click("#newsletter button")
     page.click("text=Denim jacket")
     page.wait_for_url("**/product.html?id=102")
     page.fill("#qnt", "2")
     page.click("#add")
-    page.goto(f"{shop}/product.html?id=103")
+    page.goto(f"{shop.url}/product.html?id=103")
     page.click("#add")
     page.click("text=Cart")
     page.wait_for_url("**/cart.html")
@@ -429,16 +511,4 @@ def walk_through_the_demo_shop(
     page.wait_for_url("**/lookbook.html")
     page.click("text=Summer")
     page.click("#like")
-    page.wait_for_function("() => window.convead && window.convead.shoptrack === 1")
-
-    expected = {
-        "link", "custom", "view_product", "add_to_cart", "update_cart", "remove_from_cart",
-        "login", "update_info", "purchase", "order_update",
-    }  # fmt: skip
-    events = wait_for(
-        live_server,
-        lambda ev: {e["type"] for e in ev} >= expected
-        and any(e["path"] == "/lookbook.html?look=summer" for e in of_type(ev, "link"))
-        and len(of_type(ev, "custom")) == 2,
-    )
-    return events, console
+    return console

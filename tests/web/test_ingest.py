@@ -129,6 +129,12 @@ def test_cors_for_allowed_and_refused_origins(database_url: str) -> None:
                 assert r.status_code == 403, origin
                 assert r.json()["error"]["code"] == "origin_not_allowed"
                 assert "access-control-allow-origin" not in r.headers
+        # A refused event tells an allowed browser why (CORS on the error too).
+        bad = urlencode({"app_key": "STRICT", "guest_uid": "g", "data": "{"})
+        refused = c.post("/watch/event", content=bad,
+                         headers={**FORM, "Origin": "https://shop.com"})
+        assert refused.status_code == 400
+        assert refused.headers["access-control-allow-origin"] == "https://shop.com"
         # Server-to-server (no Origin) is accepted with the key alone.
         assert c.post("/watch/event", content=data, headers=FORM).status_code == 200
         preflight = c.options("/watch/event", headers={
