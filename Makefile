@@ -11,7 +11,7 @@ PORT   ?= 8080
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip==25.3
-	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[server,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,3 +1,3 @@
-from shoptrack.cli import main
+from shoptrack.command import main
 
 main()

@@ -31,7 +31,7 @@ import httpx
 
 from shoptrack.client import lifecycle
 from shoptrack.client.buffer import AsyncEventBuffer
-from shoptrack.client.config import USER_AGENT, ClientConfig, ErrorCallback, report
+from shoptrack.client.config import USER_AGENT, ClientConfig, ErrorCallback, Reporter
 from shoptrack.client.errors import DeliveryError, QueueFull, ShoptrackError, TrackerClosed
 from shoptrack.client.events import EncodedEvent, EventContext, Uid, build_event, encode_event
 from shoptrack.client.methods import EventMethods, Info
@@ -170,7 +170,7 @@ class AsyncTracker(EventMethods[Coroutine[Any, Any, None]]):
                 message_ids=[event.message_id],
             )
         self._dropped += 1
-        report(self._on_error, error)
+        self._report(error)
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far; wait until delivered or given up.
@@ -235,6 +235,7 @@ class AsyncTracker(EventMethods[Coroutine[Any, Any, None]]):
 
     def _start_afresh(self) -> None:
         self._pid = os.getpid()
+        self._report = Reporter(self._on_error)
         self._buffer = AsyncEventBuffer(self.config.max_queue_size)
         self._abort = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -285,7 +286,7 @@ class AsyncTracker(EventMethods[Coroutine[Any, Any, None]]):
             if lost:
                 why = "their event loop was closed while they were being sent"
                 self._failed += lost
-                report(self._on_error, DeliveryError(f"{lost} event(s) not delivered: {why}"))
+                self._report(DeliveryError(f"{lost} event(s) not delivered: {why}"))
             self._abort = asyncio.Event()
             self._task = None
             self._client = None  # its connections belonged to the closed loop
@@ -329,4 +330,4 @@ class AsyncTracker(EventMethods[Coroutine[Any, Any, None]]):
         self._failed += failed
         self._delivered += len(batch) - failed
         for error in errors:
-            report(self._on_error, error)
+            self._report(error)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
 from shoptrack.client import wire
-from shoptrack.client.errors import ShoptrackError
+from shoptrack.client.errors import QueueFull, ShoptrackError
 from shoptrack.client.retry import SYNC_RETRY, RetryPolicy
 
 logger = logging.getLogger("shoptrack.client")
@@ -71,12 +74,36 @@ class ClientConfig:
         return wire.MAX_BATCH_BYTES - wire.ENVELOPE_BYTES - len(self.app_key.encode("utf-8"))
 
 
-def report(on_error: ErrorCallback | None, error: ShoptrackError) -> None:
-    """Hand ``error`` to ``on_error``, or log it; a failing callback is logged, not raised."""
-    if on_error is None:
+class Reporter:
+    """Hands each error to ``on_error``, or logs it to ``shoptrack.client`` when there is none.
+
+    A callback that raises is logged, never propagated.  Without a callback,
+    queue overflows are logged at most once per ``quiet_seconds`` (with the
+    number dropped since), so that an outage does not flood the log; the
+    ``dropped`` counter still counts every one.
+    """
+
+    def __init__(self, on_error: ErrorCallback | None, quiet_seconds: float = 10.0) -> None:
+        self.on_error = on_error
+        self.quiet_seconds = quiet_seconds
+        self._lock = threading.Lock()
+        self._unlogged_drops = 0
+        self._last_drop_log = -math.inf
+
+    def __call__(self, error: ShoptrackError) -> None:
+        if self.on_error is not None:
+            try:
+                self.on_error(error)
+            except Exception:
+                logger.exception("shoptrack: the on_error callback raised")
+            return
+        if isinstance(error, QueueFull):
+            with self._lock:
+                self._unlogged_drops += 1
+                now = time.monotonic()
+                if now - self._last_drop_log < self.quiet_seconds:
+                    return
+                count, self._unlogged_drops, self._last_drop_log = self._unlogged_drops, 0, now
+            logger.error("shoptrack: %s (%d event(s) dropped since the last report)", error, count)
+            return
         logger.error("shoptrack: %s", error)
-        return
-    try:
-        on_error(error)
-    except Exception:
-        logger.exception("shoptrack: the on_error callback raised")

@@ -24,7 +24,7 @@ import httpx
 
 from shoptrack.client import lifecycle
 from shoptrack.client.buffer import EventBuffer
-from shoptrack.client.config import USER_AGENT, ClientConfig, ErrorCallback, report
+from shoptrack.client.config import USER_AGENT, ClientConfig, ErrorCallback, Reporter
 from shoptrack.client.errors import QueueFull, ShoptrackError, TrackerClosed
 from shoptrack.client.events import EncodedEvent, EventContext, Uid, build_event, encode_event
 from shoptrack.client.methods import EventMethods, Info
@@ -172,7 +172,7 @@ class Tracker(EventMethods[None]):
             )
         with self._lock:
             self._dropped += 1
-        report(self._on_error, error)
+        self._report(error)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far, and wait until it is delivered or given up.
@@ -182,6 +182,8 @@ class Tracker(EventMethods[None]):
         to wait for.  Events given up are reported to ``on_error``.
         """
         self._check_pid()
+        if threading.current_thread() is self._worker:
+            return False  # called from on_error: waiting for ourselves would never end
         mark = self._buffer.flush_mark()
         if self._buffer.unsettled and not self._ensure_worker():
             self._send_inline()
@@ -195,6 +197,7 @@ class Tracker(EventMethods[None]):
         in sync mode, reported and counted in ``dropped`` in background mode).
         Idempotent.
         """
+        self._check_pid()
         with self._lock:
             if self._closed:
                 return
@@ -204,7 +207,7 @@ class Tracker(EventMethods[None]):
         self._abort.set()
         self._buffer.close()
         worker = self._worker
-        if worker is not None:
+        if worker is not None and worker is not threading.current_thread():
             worker.join(min(wait, 1.0))
         leftover = self._buffer.drain()
         if leftover:
@@ -234,6 +237,7 @@ class Tracker(EventMethods[None]):
     def _start_afresh(self) -> None:
         """Fresh per-process state: at creation, and in a forked child."""
         self._pid = os.getpid()
+        self._report = Reporter(self._on_error)
         self._lock = threading.Lock()
         self._buffer = EventBuffer(self.config.max_queue_size)
         self._abort = threading.Event()
@@ -322,4 +326,4 @@ class Tracker(EventMethods[None]):
             self._failed += failed
             self._delivered += len(batch) - failed
         for error in errors:
-            report(self._on_error, error)
+            self._report(error)

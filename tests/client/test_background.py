@@ -101,7 +101,8 @@ def test_flush_waits_for_delivery_and_can_time_out(scripted: ScriptedServer) -> 
 
 
 def test_retry_after_is_honoured_and_retries_reuse_message_ids(scripted: ScriptedServer) -> None:
-    scripted.then(Reply(503, headers={"Retry-After": "1"}), Reply(429, headers={"Retry-After": "0"}))
+    scripted.then(Reply(503, headers={"Retry-After": "1"}),
+                  Reply(429, headers={"Retry-After": "0"}))
     errors = Errors()
     with tracker(scripted.base_url, errors) as t:
         send(t, 4)
@@ -279,9 +280,10 @@ def test_errors_are_logged_without_on_error(
 ) -> None:
     scripted.then(Reply(401, {"error": {"code": "unknown_app_key", "field": None,
                                         "message": "nope"}}))
-    with caplog.at_level(logging.ERROR, logger="shoptrack.client"):
-        with tracker(scripted.base_url) as t:
-            send(t, 1)
+    with caplog.at_level(logging.ERROR, logger="shoptrack.client"), tracker(
+        scripted.base_url
+    ) as t:
+        send(t, 1)
     assert "unknown_app_key: nope (HTTP 401)" in caplog.text
 
 
@@ -308,3 +310,29 @@ def test_queued_events_are_sent_at_interpreter_exit(scripted: ScriptedServer) ->
     """)
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=30)
     assert numbers(scripted) == list(range(5))
+
+
+def test_flush_from_on_error_does_not_deadlock(scripted: ScriptedServer) -> None:
+    scripted.then(Reply(400))
+    answers: list[bool] = []
+    t = Tracker(app_key="APPKEY", endpoint=scripted.base_url,
+                on_error=lambda error: answers.append(t.flush()))
+    send(t, 1)
+    assert t.flush(timeout=5) is True
+    assert answers == [False]
+    t.shutdown()
+
+
+def test_overflow_logging_is_throttled_but_counted(
+    scripted: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted.then(Reply(delay=0.5))
+    with caplog.at_level(logging.ERROR, logger="shoptrack.client"):
+        t = tracker(scripted.base_url, max_queue_size=1, batch_size=1, flush_interval=0)
+        send(t, 1)
+        time.sleep(0.1)
+        send(t, 101)  # one fits in the queue, 100 are dropped
+        t.shutdown()
+    assert t.dropped == 100
+    drops = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(drops) == 1

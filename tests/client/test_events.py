@@ -36,8 +36,9 @@ class Capture(EventMethods[dict[str, Any]]):
         visitor_info: Info | None,
         context: EventContext,
     ) -> dict[str, Any]:
-        event = build_event(event_type, properties, guest_uid=guest_uid, visitor_uid=visitor_uid,
-                            visitor_info=visitor_info, context=context, default_domain="Shop.Example")
+        event = build_event(event_type, properties, guest_uid=guest_uid,
+                            visitor_uid=visitor_uid, visitor_info=visitor_info, context=context,
+                            default_domain="Shop.Example")
         decoded: dict[str, Any] = json.loads(encode_event(event).data)
         return decoded
 

@@ -1,4 +1,7 @@
-"""A forked child gets a working tracker of its own (scripted server; see test_live for the real one)."""
+"""A forked child gets a working tracker of its own.
+
+Against a scripted server; test_live.py checks the same against the real one.
+"""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ def test_a_call_sends_one_event_before_returning(scripted: ScriptedServer) -> No
 
 def test_a_refused_event_raises_with_the_server_error(scripted: ScriptedServer) -> None:
     scripted.then(Reply(200, {"results": [{"status": "error", "error": {
-        "code": "invalid_number", "field": "properties.price", "message": "price must be a number"}}]}))
+        "code": "invalid_number", "field": "properties.price",
+        "message": "price must be a number"}}]}))
     t = sync_tracker(scripted.base_url)
     with pytest.raises(EventRejected) as caught:
         t.view_product(guest_uid="g", product_id="1", price=1)
