@@ -28,6 +28,7 @@ from shoptrack.migrate import migrate
 from shoptrack.privacy import IP_STORAGE_MODES
 from shoptrack.store.base import App, Store, open_store
 from shoptrack.web.server import PROTOCOL
+from shoptrack.web.server import run as run_server
 
 DATABASE_HELP = "Database URL (default: $SHOPTRACK_DATABASE_URL or sqlite:///data/shoptrack.db)."
 
@@ -107,13 +108,13 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
                f"({settings.workers} worker(s), {settings.database_url})")
     sys.stdout.flush()
     try:
-        uvicorn.run(
+        run_server(uvicorn.Config(
             "shoptrack.web.app:create_app_from_env", factory=True,
             host=settings.host, port=settings.port, workers=settings.workers,
             loop="uvloop", http=PROTOCOL, log_config=log_config(settings.log_level),
             log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=20,
             server_header=False,
-        )
+        ))
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -29,14 +29,14 @@ from typing import Any
 from shoptrack import metrics
 from shoptrack.errors import ShoptrackError, Unavailable
 from shoptrack.protocol import Event, Rejection
-from shoptrack.store.base import Outcome, Store, StoreUnavailable
+from shoptrack.store.base import Outcome, Store, StoreUnavailable, WriteProbe
 
 log = logging.getLogger("shoptrack.ingest")
 
 _STOP = object()
 
 
-Item = Event | Rejection
+Item = Event | Rejection | WriteProbe
 
 
 @dataclass(slots=True)

@@ -46,7 +46,7 @@ from shoptrack.events import Item, normalize_state
 from shoptrack.money import format_money, format_quantity, to_units
 from shoptrack.privacy import uid_hash
 from shoptrack.protocol import Event, Rejection
-from shoptrack.store.base import Outcome
+from shoptrack.store.base import Outcome, WriteProbe
 
 DUPLICATE = Outcome("duplicate")
 OK = Outcome()
@@ -133,11 +133,14 @@ class BatchApplier:
         # Identity caches, valid inside this transaction only (its uids are locked).
         self.by_visitor_uid: dict[tuple[int, str], int | None] = {}
         self.by_guest_uid: dict[tuple[int, str], tuple[int, str | None] | None] = {}
+        # Profiles whose row this transaction holds (FOR UPDATE; PostgreSQL only).
+        self.locked: set[int] = set()
 
-    def apply_all(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
+    def apply_all(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
         events = [item for item in items if isinstance(item, Event)]
         suppressed = self._suppressed(events)
         self._prefetch(events)
+        self._lock_known_profiles()
         outcomes = []
         for item in items:
             if isinstance(item, Rejection):
@@ -146,6 +149,9 @@ class BatchApplier:
                     item.content_type, item.body, item.query, dumps(item.headers),
                     item.received_at, item.client_ip, item.user_agent))
                 outcomes.append(REJECTED)
+            elif isinstance(item, WriteProbe):
+                self.tx.run("UPDATE write_probe SET written_at = ? WHERE id = 1", (item.at,))
+                outcomes.append(OK)
             elif suppressed and _uid_hashes(item) & suppressed:
                 outcomes.append(SUPPRESSED)
             else:
@@ -191,6 +197,27 @@ class BatchApplier:
                                        " AND message_id IN ({marks})", (app_id,), message_ids):
                 self.seen_messages.add((app_id, row[0]))
 
+    def _lock_known_profiles(self) -> None:
+        """Take the row locks of every profile the batch reaches, in id order, at once.
+
+        Two processes may reach one profile through different uids (a guest on
+        one, the visitor on the other), so the uid locks alone do not order
+        their cart changes; the profile's row lock does.  (SQLite: a no-op, its
+        transactions are serial.)"""
+        if not self.tx.for_update:
+            return
+        ids = sorted({v for v in self.by_visitor_uid.values() if v is not None}
+                     | {g[0] for g in self.by_guest_uid.values() if g is not None})
+        self._in_chunks("SELECT id FROM visitors WHERE id IN ({marks}) ORDER BY id"
+                        + self.tx.for_update, (), ids)
+        self.locked.update(ids)
+
+    def _lock_profile(self, visitor_id: int) -> None:
+        if self.tx.for_update and visitor_id not in self.locked:
+            self.tx.one("SELECT id FROM visitors WHERE id = ?" + self.tx.for_update,
+                        (visitor_id,))
+            self.locked.add(visitor_id)
+
     def flush(self) -> None:
         """Write the events and profile changes collected so far (before anything that
         reads or moves them)."""
@@ -221,6 +248,8 @@ class BatchApplier:
             visitor_id = self._order_visitor(ev)
         else:
             visitor_id = self.resolve(ev.app_id, ev.visitor_uid, ev.guest_uid, now)
+        if visitor_id is not None:
+            self._lock_profile(visitor_id)
         outcome = OK
         cart_changed = False
         handler = getattr(self, "_on_" + ev.type, None)
@@ -299,6 +328,7 @@ class BatchApplier:
         )
         assert row is not None
         visitor_id = int(row[0])
+        self.locked.add(visitor_id)  # a row this transaction inserted is its own
         if visitor_uid is not None:
             self.by_visitor_uid[(app_id, visitor_uid)] = visitor_id
         return visitor_id

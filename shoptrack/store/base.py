@@ -40,6 +40,13 @@ class App:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteProbe:
+    """A write-path item that changes one row: proves commits work (used by /health)."""
+
+    at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What the write path did with one event: ``ok`` or ``duplicate``, and an optional note."""
 
@@ -63,7 +70,7 @@ class Store(ABC):
 
     # -- write path ------------------------------------------------------------
     @abstractmethod
-    def apply_batch(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
+    def apply_batch(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
         """Store the events (and refused requests) and apply their state changes in one
         transaction (atomic).  Outcomes, in order: ``ok``, ``duplicate`` (message_id seen),
         ``suppressed`` (an erased person's uid), ``rejected`` (a Rejection kept)."""
@@ -147,7 +154,8 @@ class Store(ABC):
     # -- lifecycle -------------------------------------------------------------
     @abstractmethod
     def ping(self) -> None:
-        """Raise StoreUnavailable unless the database answers a trivial query."""
+        """Raise StoreUnavailable unless the database answers and can take a write now
+        (SQLite: the write lock can be had within a second; PostgreSQL: a primary)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -23,7 +23,7 @@ import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shoptrack.protocol import Event, Rejection
-from shoptrack.store.base import Outcome, StoreUnavailable
+from shoptrack.store.base import Outcome, StoreUnavailable, WriteProbe
 from shoptrack.store.sql import SqlStore
 
 RETRIES = 5
@@ -81,7 +81,7 @@ class PostgresStore(SqlStore):
         self._writer_conn: psycopg.Connection[Any] | None = None
         self._writer_lock = threading.Lock()
 
-    def apply_batch(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
+    def apply_batch(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
         for attempt in range(RETRIES):
             try:
                 return super().apply_batch(items)
@@ -104,7 +104,7 @@ class PostgresStore(SqlStore):
                     self._pool.open(wait=False)
                     self._pool_open = True
         try:
-            with self._pool.connection(timeout=5) as conn, conn.cursor() as cur:
+            with self._pool.connection(timeout=2) as conn, conn.cursor() as cur:
                 yield PostgresTx(cur)
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
@@ -122,6 +122,12 @@ class PostgresStore(SqlStore):
             except psycopg.OperationalError as exc:
                 self._drop_writer()
                 raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+
+    def ping(self) -> None:
+        with self._read() as tx:
+            row = tx.one("SELECT pg_is_in_recovery()")
+        if row is None or row[0]:
+            raise StoreUnavailable("PostgreSQL is read-only (a standby in recovery)")
 
     def _drop_writer(self) -> None:
         if self._writer_conn is not None:

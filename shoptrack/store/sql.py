@@ -20,7 +20,7 @@ from shoptrack.money import UNITS_PER_ONE, format_money, format_quantity
 from shoptrack.privacy import uid_hash
 from shoptrack.protocol import Event, Rejection
 from shoptrack.state import BatchApplier, Tx, dumps
-from shoptrack.store.base import App, EventQuery, Outcome, Store
+from shoptrack.store.base import App, EventQuery, Outcome, Store, WriteProbe
 
 EVENT_COLUMNS = (
     "id, type, visitor_uid, guest_uid, visitor_id, properties, visitor_info, attributes,"
@@ -45,7 +45,7 @@ def _rejection(row: Sequence[Any]) -> Rejection:
     )
 
 
-def _uid_keys(items: Sequence[Event | Rejection]) -> set[UidKey]:
+def _uid_keys(items: Sequence[Event | Rejection | WriteProbe]) -> set[UidKey]:
     keys: set[UidKey] = set()
     for item in items:
         if isinstance(item, Event):
@@ -82,7 +82,7 @@ class SqlStore(Store):
         raise NotImplementedError
 
     # -- write path --------------------------------------------------------------
-    def apply_batch(self, items: Sequence[Event | Rejection]) -> list[Outcome]:
+    def apply_batch(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
         with self._write() as tx:
             self._lock_uids(tx, _uid_keys(items))
             return BatchApplier(tx).apply_all(items)
@@ -333,7 +333,4 @@ class SqlStore(Store):
             "SELECT guest_uid FROM guests WHERE visitor_id = ?", (visitor_id,))]
         return uids
 
-    def ping(self) -> None:
-        with self._read() as tx:
-            tx.one("SELECT 1")
 

@@ -100,6 +100,17 @@ class SQLiteStore(SqlStore):
                     raise StoreUnavailable(f"SQLite: {exc}") from exc
                 raise
 
+    def ping(self) -> None:
+        try:
+            probe = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            finally:
+                probe.close()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite: {exc}") from exc
+
     def close(self) -> None:
         for conn in self._all:
             try:

@@ -8,7 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shoptrack.errors import ShoptrackError, error_body
+from shoptrack.errors import ShoptrackError, Unavailable, error_body
+from shoptrack.store.base import StoreUnavailable
 from shoptrack.web.responses import JSONBody
 
 log = logging.getLogger("shoptrack.web")
@@ -28,6 +29,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ShoptrackError)
     async def _ours(request: Request, exc: ShoptrackError) -> JSONBody:
         return error_response(exc)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _database(request: Request, exc: StoreUnavailable) -> JSONBody:
+        return error_response(Unavailable(f"the database is unavailable: {exc}", retry_after=2))
 
     @app.exception_handler(RequestValidationError)
     async def _params(request: Request, exc: RequestValidationError) -> JSONBody:

@@ -1,4 +1,5 @@
-"""``GET /health`` for load balancers: 200 when the database answers, else 503 and why."""
+"""``GET /health`` for load balancers: 200 when the database answers and takes writes,
+503 and why otherwise (or while the process is draining after SIGTERM)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from shoptrack.store.base import StoreUnavailable
+from shoptrack.clock import now_ms
+from shoptrack.errors import ShoptrackError
+from shoptrack.store.base import StoreUnavailable, WriteProbe
 from shoptrack.web.responses import JSONBody
 from shoptrack.web.schemas import Health
 from shoptrack.web.services import services
@@ -27,8 +30,15 @@ async def health(request: Request) -> Response:
         try:
             await asyncio.wait_for(run_in_threadpool(svc.store.ping), timeout=5)
         except (StoreUnavailable, TimeoutError) as exc:
-            reason = f"database unavailable: {exc or 'no answer within 5 s'}"
+            reason = f"database unavailable: {str(exc) or 'no answer within 5 s'}"
         else:
+            if svc.writer.stats.last_error:
+                # The last batch failed: only a real commit shows that writes work again
+                # (a read-only file still answers reads and lends its lock).
+                try:
+                    await asyncio.wait_for(svc.writer.submit(WriteProbe(now_ms())), timeout=5)
+                except (ShoptrackError, TimeoutError):
+                    pass
             last_error = svc.writer.stats.last_error
             reason = f"last write failed: {last_error}" if last_error else None
     if reason:

@@ -1,10 +1,18 @@
-"""The HTTP protocol uvicorn runs: httptools with a deadline for request headers.
+"""How shoptrack runs uvicorn: the HTTP protocol and the worker supervisor.
+
+**Protocol**: httptools with a deadline for request headers.
 
 uvicorn closes idle keep-alive connections, but a client that opens a
 connection and sends its headers a byte at a time (slowloris) would hold it
 for ever.  Here a connection must complete each request's headers within
 ``SHOPTRACK_HEADER_TIMEOUT_SECONDS``; stalled bodies are cut by the handlers
 (``body_timeout_seconds``).
+
+**Supervisor** (``--workers`` > 1): uvicorn's keeps its copy of the listening
+socket open until every worker has exited, so after SIGTERM new connections
+would wait in the kernel's backlog with nobody to answer.  Ours closes its
+copy first; the workers keep theirs through the drain, then close them, and
+new connections are refused.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from shoptrack.config import Settings
 
@@ -55,3 +65,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+
+class ClosingMultiprocess(Multiprocess):
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+
+def run(config: Config) -> None:
+    """Serve until stopped: in this process, or under the supervisor with several workers."""
+    if config.workers > 1:
+        sock = config.bind_socket()
+        ClosingMultiprocess(config, sockets=[sock]).run()
+    else:
+        server = Server(config)
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # as uvicorn.run does: the app could not start

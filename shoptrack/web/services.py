@@ -9,8 +9,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from shoptrack.config import Settings
+from shoptrack.errors import Unavailable
 from shoptrack.ingest import Writer
-from shoptrack.store.base import App, Store
+from shoptrack.store.base import App, Store, StoreUnavailable
 from shoptrack.web.ratelimit import RateLimiter
 
 
@@ -27,7 +28,10 @@ class AppCache:
         hit = self._entries.get(app_key)
         if hit is not None and hit[1] > now:
             return hit[0]
-        app = await run_in_threadpool(self.store.app_by_key, app_key)
+        try:
+            app = await run_in_threadpool(self.store.app_by_key, app_key)
+        except StoreUnavailable as exc:
+            raise Unavailable(f"the database is unavailable: {exc}", retry_after=2) from exc
         if len(self._entries) > 10_000:
             self._entries.clear()  # bounded: junk keys from the internet cannot grow it forever
         self._entries[app_key] = (app, now + self.ttl)
