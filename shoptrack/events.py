@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from shoptrack.money import MAX_AMOUNT
@@ -49,14 +49,23 @@ def _number(value: Any) -> Any:
     return value
 
 
-Id = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+def _no_nul(value: str) -> str:
+    """No stored text may hold NUL (PostgreSQL refuses it; no shop means it)."""
+    if "\x00" in value:
+        raise PydanticCustomError("string_nul", "must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Id = Annotated[str, BeforeValidator(_id_string), Field(min_length=1, max_length=MAX_ID_LENGTH),
+               NoNul]
 Amount = Annotated[
     Decimal, BeforeValidator(_number), Field(allow_inf_nan=False, ge=-MAX_AMOUNT, le=MAX_AMOUNT)
 ]
 Quantity = Annotated[Decimal, BeforeValidator(_number), Field(allow_inf_nan=False, gt=0, le=10**9)]
-Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
-Url = Annotated[str, Field(max_length=MAX_URL_LENGTH)]
-State = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH), NoNul]
+Url = Annotated[str, Field(max_length=MAX_URL_LENGTH), NoNul]
+State = Annotated[str, Field(min_length=1, max_length=64), NoNul]
 
 
 class Properties(BaseModel):
@@ -141,7 +150,7 @@ class OrderUpdate(Properties):
 class Custom(Properties):
     """``custom``: a shop-defined event named by ``key``, with any other fields."""
 
-    key: Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+    key: Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), NoNul]
 
 
 class UpdateInfo(Properties):

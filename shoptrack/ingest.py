@@ -86,9 +86,15 @@ class Writer:
         self._queue.put(_Pending(event, future, loop))
         return await future
 
-    async def submit_many(self, events: Sequence[Item]) -> list[Outcome]:
-        """Like :meth:`submit` for several events; they may span batches, each still atomic."""
-        return list(await asyncio.gather(*(self.submit(e) for e in events)))
+    async def submit_many(self, events: Sequence[Item]) -> list[Outcome | ShoptrackError]:
+        """Like :meth:`submit` for several events, each with its own outcome or error (they
+        may span batches, each still atomic): one that cannot be stored sinks only itself."""
+        results = await asyncio.gather(*(self.submit(e) for e in events),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, ShoptrackError):
+                raise result
+        return results  # type: ignore[return-value]
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit everything already submitted, then stop the thread."""

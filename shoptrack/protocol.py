@@ -210,7 +210,8 @@ def validate_event(obj: dict[str, Any]) -> Event:
         raise BadRequest("type is required", code="missing_field", field="type")
     if not isinstance(etype, str) or etype not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))
-        raise BadRequest(f"unknown event type {etype!r}; known: {known}",
+        shown = repr(etype)[:60] if isinstance(etype, str) else f"a {type(etype).__name__}"
+        raise BadRequest(f"unknown event type {shown}; known: {known}",
                          code="unknown_event_type", field="type")
     visitor_uid = clean_uid(obj.get("visitor_uid"), "visitor_uid")
     guest_uid = clean_uid(obj.get("guest_uid"), "guest_uid")
@@ -218,7 +219,7 @@ def validate_event(obj: dict[str, Any]) -> Event:
         raise BadRequest("send guest_uid or visitor_uid (at least one, not empty)",
                          code="missing_uid", field="guest_uid")
     properties = _object(obj.get("properties"), "properties")
-    _check_depth(properties, "properties")
+    check_depth(properties, "properties")
     try:
         props = EVENT_TYPES[etype].model_validate(properties)
     except ValidationError as exc:
@@ -229,6 +230,7 @@ def validate_event(obj: dict[str, Any]) -> Event:
     message_id = obj.get("message_id")
     if message_id is not None and (
         not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH
+        or "\x00" in message_id
     ):
         raise BadRequest(f"message_id must be a string of 1 to {MAX_MESSAGE_ID_LENGTH} "
                          "characters", code="invalid_field", field="message_id")
@@ -239,7 +241,7 @@ def validate_event(obj: dict[str, Any]) -> Event:
         props=props,
         properties=properties,
         visitor_info=validate_visitor_info(obj.get("visitor_info")),
-        attributes=_check_depth(_object(obj.get("attributes"), "attributes"), "attributes"),
+        attributes=check_depth(_object(obj.get("attributes"), "attributes"), "attributes"),
         page=page,
         message_id=message_id,
     )
@@ -287,7 +289,7 @@ def webhook_event(topic: str | None, body: bytes) -> dict[str, Any]:
     }
 
 
-def _check_depth(value: dict[str, Any], name: str) -> dict[str, Any]:
+def check_depth(value: dict[str, Any], name: str) -> dict[str, Any]:
     """Refuse structures nested deeper than MAX_DEPTH (cheap: walks only what is nested)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:

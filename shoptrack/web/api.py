@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from shoptrack import rejections
@@ -18,7 +18,16 @@ from shoptrack.web.services import services
 router = APIRouter(prefix="/api/v1", tags=["read"])
 CurrentApp = Annotated[App, Depends(require_secret)]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="at most this many events")]
-Before = Annotated[int | None, Query(ge=1, description="cursor: events older than this id")]
+Before = Annotated[int | None, Query(ge=1, le=2**63 - 1,
+                                     description="cursor: events older than this id")]
+RejectionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _known_id(value: str, field: str) -> str:
+    """No stored uid or order id holds NUL (PostgreSQL refuses it in a query): 404 at once."""
+    if "\x00" in value:
+        raise NotFound(f"no {field} {value[:100]!r}", field=field)
+    return value
 
 
 def _ms(moment: datetime | None) -> int | None:
@@ -36,6 +45,7 @@ def _page(events: list[dict[str, Any]], limit: int) -> dict[str, Any]:
 
 @router.get("/visitors/{uid}", response_model=Visitor, summary="A visitor by visitor or guest uid")
 async def get_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    _known_id(uid, "uid")
     visitor = await run_in_threadpool(services(request).store.visitor, app.id, uid)
     if visitor is None:
         raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
@@ -46,6 +56,7 @@ async def get_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, 
             summary="A visitor's events, newest first")
 async def get_visitor_events(uid: str, app: CurrentApp, request: Request,
                              limit: Limit = 100, before: Before = None) -> dict[str, Any]:
+    _known_id(uid, "uid")
     events = await run_in_threadpool(services(request).store.visitor_events, app.id, uid,
                                      limit, before)
     if events is None:
@@ -55,6 +66,7 @@ async def get_visitor_events(uid: str, app: CurrentApp, request: Request,
 
 @router.get("/orders/{order_id}", response_model=Order, summary="An order")
 async def get_order(order_id: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    _known_id(order_id, "order_id")
     order = await run_in_threadpool(services(request).store.order, app.id, order_id)
     if order is None:
         raise NotFound(f"no order {order_id[:100]!r}", field="order_id")
@@ -64,7 +76,8 @@ async def get_order(order_id: str, app: CurrentApp, request: Request) -> dict[st
 @router.get("/events", response_model=EventPage, summary="The app's events, newest first")
 async def list_events(
     app: CurrentApp, request: Request,
-    type: Annotated[str | None, Query(max_length=32, description="only this event type")] = None,
+    type: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]*$",
+                                      description="only this event type")] = None,
     since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="received before (ISO 8601)")] = None,
     limit: Limit = 100,
@@ -84,6 +97,7 @@ async def list_event_keys(app: CurrentApp, request: Request) -> list[dict[str, A
 @router.delete("/visitors/{uid}", summary="Erase a visitor (privacy): profile, events, cart; "
                "orders are anonymised; their uids are suppressed from then on")
 async def erase_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    _known_id(uid, "uid")
     removed = await run_in_threadpool(services(request).store.erase_visitor, app.id, uid)
     if removed is None:
         raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
@@ -92,6 +106,7 @@ async def erase_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str
 
 @router.get("/visitors/{uid}/export", summary="Everything held about a visitor (privacy)")
 async def export_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
+    _known_id(uid, "uid")
     exported = await run_in_threadpool(services(request).store.export_visitor, app.id, uid)
     if exported is None:
         raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
@@ -108,7 +123,7 @@ async def list_rejected(app: CurrentApp, request: Request, limit: Limit = 100,
 
 @router.post("/rejected/{rejection_id}/replay",
              summary="Parse a kept rejected event again and store it if it now passes")
-async def replay_rejected(rejection_id: int, app: CurrentApp,
+async def replay_rejected(rejection_id: RejectionId, app: CurrentApp,
                           request: Request) -> dict[str, Any]:
     store = services(request).store
     kept = await run_in_threadpool(store.rejection, app.id, rejection_id)

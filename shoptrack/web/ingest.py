@@ -30,6 +30,7 @@ from shoptrack.privacy import stored_ip
 from shoptrack.protocol import (
     Event,
     Rejection,
+    check_depth,
     decode_json,
     parse_watch,
     sniff_app_key,
@@ -130,9 +131,11 @@ def gunzip(body: bytes, limit: int) -> bytes:
     return out
 
 
-async def known_app(svc: Services, app_key: str | None) -> App:
-    if not app_key:
+async def known_app(svc: Services, app_key: Any) -> App:
+    if app_key is None or app_key == "":
         raise BadRequest("app_key is required", code="missing_field", field="app_key")
+    if not isinstance(app_key, str):
+        raise BadRequest("app_key must be a string", code="invalid_field", field="app_key")
     app = await svc.apps.by_key(app_key)
     if app is None:
         raise Forbidden(f"unknown app key {app_key[:64]!r}", code="unknown_app_key",
@@ -172,10 +175,9 @@ def rejection(app: App, request: Request, route: str, body: bytes,
 
 async def keep(svc: Services, items: list[Rejection]) -> None:
     """Store refused requests; a failure to keep them is logged, never hides the 4xx."""
-    try:
-        await svc.writer.submit_many(items)
-    except ShoptrackError as exc:
-        log.warning("could not keep %d rejected event(s): %s", len(items), exc.message)
+    for outcome in await svc.writer.submit_many(items):
+        if isinstance(outcome, ShoptrackError):
+            log.warning("could not keep a rejected event: %s", outcome.message)
 
 
 def _error_cors(request: Request, exc: ShoptrackError) -> dict[str, str]:
@@ -276,23 +278,32 @@ async def watch_events(request: Request) -> Response:
         except ShoptrackError as exc:
             metrics.REJECTED.labels(exc.code).inc()
             results[index] = {"status": "error", **exc.body()}
-            kept = orjson.dumps(obj, default=str)
+            try:
+                kept = orjson.dumps(obj, default=str)
+            except orjson.JSONEncodeError:  # nested past what can be stored: keep its type
+                kept = orjson.dumps({"unstorable": type(obj).__name__})
             items.append((index, rejection(app, request, "/watch/events", kept, exc)))
-    try:
-        outcomes = await svc.writer.submit_many([item for _, item in items])
-    except ShoptrackError as exc:
-        return error_response(exc, cors)
+    outcomes = await svc.writer.submit_many([item for _, item in items])
+    if items and all(isinstance(o, ShoptrackError) for o in outcomes):
+        # Nothing was stored (the database is down, say): the request as a whole failed.
+        first = next(o for o in outcomes if isinstance(o, ShoptrackError))
+        return error_response(first, cors)
     for (index, item), outcome in zip(items, outcomes, strict=True):
-        if isinstance(item, Event):
-            results[index] = {"status": outcome.status}
-            if outcome.note:
-                results[index]["note"] = outcome.note
+        if not isinstance(item, Event):
+            continue
+        if isinstance(outcome, ShoptrackError):
+            results[index] = {"status": "error", **outcome.body()}
+            continue
+        results[index] = {"status": outcome.status}
+        if outcome.note:
+            results[index]["note"] = outcome.note
     return JSONBody({"results": results}, headers=cors)
 
 
 def _batch_event(obj: Any, index: int) -> Event:
     if not isinstance(obj, dict):
         raise BadRequest(f"events.{index} must be an event object", field=f"events.{index}")
+    check_depth(obj, f"events.{index}")
     if len(orjson.dumps(obj)) > MAX_EVENT_BYTES:
         raise PayloadTooLarge(f"events.{index} is larger than {MAX_EVENT_BYTES} bytes",
                               field=f"events.{index}")

@@ -24,6 +24,8 @@ class AppCache:
     _entries: dict[str, tuple[App | None, float]] = field(default_factory=dict)
 
     async def by_key(self, app_key: str) -> App | None:
+        if "\x00" in app_key or len(app_key) > 64:
+            return None  # no app key can hold these (and PostgreSQL refuses NUL in text)
         now = time.monotonic()
         hit = self._entries.get(app_key)
         if hit is not None and hit[1] > now:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,10 @@ def test_sql_metacharacters_in_every_filter(client: AppClient, nasty: str) -> No
     assert client.get(f"/api/v1/orders/{path_nasty}", headers=auth).status_code == 404
     assert client.delete(f"/api/v1/visitors/{path_nasty}", headers=auth).status_code == 404
     listed = client.get("/api/v1/events", params={"type": nasty[:32]}, headers=auth)
-    assert listed.status_code == 200 and listed.json()["events"] == []
+    if re.fullmatch(r"[a-z_]*", nasty[:32]):
+        assert listed.status_code == 200 and listed.json()["events"] == []
+    else:  # event types are lower-case identifiers: anything else is refused as such
+        assert listed.status_code == 400 and listed.json()["error"]["field"] == "type"
     for param in ("since", "until", "before", "limit"):
         response = client.get("/api/v1/events", params={param: nasty}, headers=auth)
         assert response.status_code == 400
