@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup run test lint typecheck browser bench demo clean
+.PHONY: setup run test lint typecheck browser bench bench-quick bench-quick-deps demo clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,16 @@ typecheck:
 demo: setup
 	$(BIN)/shoptrack demo
 
+## bench: the benchmark of docs/performance.md, about 4 minutes (installs wrk, and nginx-light for the HTTP ceiling, when missing)
 bench: setup
-	$(BIN)/python bench/run.py
+	@command -v wrk >/dev/null 2>&1 && { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## bench-quick: a smoke run of the benchmark (3 s a measurement, reads at 100 k events)
+bench-quick: bench-quick-deps
+	$(BIN)/python bench/run.py --quick
+bench-quick-deps: setup
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
