@@ -161,7 +161,7 @@ class Writer:
         metrics.QUEUE_DEPTH.set(self._queue.qsize())
         for pending, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Outcome) and isinstance(pending.event, Event):
-                metrics.EVENTS.labels(pending.event.type, outcome.status).inc()
+                metrics.count_event(pending.event.type, outcome.status)
         self._resolve(batch, outcomes)
 
     def _commit_alone(self, event: Item) -> Outcome | BaseException:

@@ -8,6 +8,7 @@ and ``/metrics`` adds up every process's figures.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,6 +35,17 @@ QUEUE_DEPTH = Gauge("shoptrack_writer_queue_depth", "Events waiting for the next
                     multiprocess_mode="livesum")
 RESPONSES = Counter("shoptrack_http_responses_total", "Error responses (4xx, 5xx) by status class.",
                     ["status"])
+
+
+_event_counters: dict[tuple[str, str], Any] = {}
+
+
+def count_event(event_type: str, outcome: str) -> None:
+    """``EVENTS.labels(...).inc()``, with the labelled child looked up once (hot path)."""
+    child = _event_counters.get((event_type, outcome))
+    if child is None:
+        child = _event_counters[(event_type, outcome)] = EVENTS.labels(event_type, outcome)
+    child.inc()
 
 
 def render() -> tuple[bytes, str]:

@@ -7,13 +7,12 @@ path.  A 200 means the event is committed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import zlib
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -23,7 +22,6 @@ from shoptrack.errors import (
     BadRequest,
     Forbidden,
     PayloadTooLarge,
-    RequestTimeout,
     ShoptrackError,
 )
 from shoptrack.privacy import stored_ip
@@ -31,6 +29,7 @@ from shoptrack.protocol import (
     Event,
     Rejection,
     check_depth,
+    decode_form,
     decode_json,
     parse_watch,
     sniff_app_key,
@@ -40,6 +39,7 @@ from shoptrack.protocol import (
 from shoptrack.store.base import App, Outcome
 from shoptrack.web import origins
 from shoptrack.web.errors import error_response
+from shoptrack.web.requests import IngestRequest
 from shoptrack.web.responses import JSONBody
 from shoptrack.web.services import Services, services
 
@@ -97,25 +97,26 @@ OPENAPI_PATHS: dict[str, Any] = {
 }
 
 
-async def read_body(request: Request, limit: int, timeout: float) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` (never read whole first),
-    or with 408 when the client stalls for longer than ``timeout`` in all."""
+async def read_body(request: IngestRequest, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (never read whole first).
+
+    A client that stalls mid-body is cut off by the HTTP protocol's body deadline
+    (:mod:`shoptrack.web.server`), which answers 408 and closes the connection."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s",
-                             field="body") from None
-    return b"".join(chunks)
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is larger than {limit} bytes", field="body")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BadRequest("the client went away before its body arrived",
+                         code="client_disconnected", field="body") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
@@ -143,11 +144,12 @@ async def known_app(svc: Services, app_key: Any) -> App:
     return app
 
 
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def client_ip(request: IngestRequest) -> str | None:
+    client = request.scope.get("client")
+    return str(client[0]) if client else None
 
 
-def stamp(event: Event, app: App, request: Request) -> Event:
+def stamp(event: Event, app: App, request: IngestRequest) -> Event:
     """Add what the request knows: app, receive time, client IP (per the app's setting), agent."""
     event.app_id = app.id
     event.received_at = now_ms()
@@ -157,7 +159,7 @@ def stamp(event: Event, app: App, request: Request) -> Event:
     return event
 
 
-def rejection(app: App, request: Request, route: str, body: bytes,
+def rejection(app: App, request: IngestRequest, route: str, body: bytes,
               error: ShoptrackError) -> Rejection:
     """The refused request as it is kept (see shoptrack.rejections)."""
     topic = request.headers.get("x-webhook-topic")
@@ -165,7 +167,7 @@ def rejection(app: App, request: Request, route: str, body: bytes,
         app_id=app.id, route=route, code=error.code, field=error.field, message=error.message,
         content_type=request.headers.get("content-type"),
         body=body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00"),
-        query=request.url.query or None,
+        query=request.scope.get("query_string", b"").decode("latin-1") or None,
         headers={"x-webhook-topic": topic} if topic else {},
         received_at=now_ms(),
         client_ip=stored_ip(client_ip(request), app.settings.get("ip_storage", "full")),
@@ -180,7 +182,7 @@ async def keep(svc: Services, items: list[Rejection]) -> None:
             log.warning("could not keep a rejected event: %s", outcome.message)
 
 
-def _error_cors(request: Request, exc: ShoptrackError) -> dict[str, str]:
+def _error_cors(request: IngestRequest, exc: ShoptrackError) -> dict[str, str]:
     """Let a browser read why it was refused (so a tracker does not retry a 4xx as if the
     network had failed); never for a foreign origin."""
     origin = request.headers.get("origin")
@@ -198,7 +200,7 @@ def answer(outcome: Outcome, headers: dict[str, str]) -> JSONBody:
     return JSONBody(body, headers=headers)
 
 
-async def _ingest_one(request: Request, route: str, decode: Any) -> Response:
+async def _ingest_one(request: IngestRequest, route: str, decode: Any) -> Response:
     """The shared shape of /watch/event and the webhook: one event a request."""
     svc = services(request)
     settings = svc.settings
@@ -206,7 +208,7 @@ async def _ingest_one(request: Request, route: str, decode: Any) -> Response:
     app: App | None = None
     body = b""
     try:
-        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+        body = await read_body(request, settings.max_body_bytes)
         try:
             app_key, obj = decode(request, body)
         except BadRequest:
@@ -226,18 +228,19 @@ async def _ingest_one(request: Request, route: str, decode: Any) -> Response:
         return error_response(exc, cors or _error_cors(request, exc))
 
 
-def _decode_watch(request: Request, body: bytes) -> tuple[str | None, dict[str, Any]]:
+def _decode_watch(request: IngestRequest, body: bytes) -> tuple[str | None, dict[str, Any]]:
     wire = parse_watch(request.headers.get("content-type", ""), body,
                        request.scope.get("query_string", b""))
     return wire.app_key, wire.obj
 
 
-def _decode_webhook(request: Request, body: bytes) -> tuple[str | None, dict[str, Any]]:
-    app_key = request.headers.get("x-app-key") or request.query_params.get("app_key")
+def _decode_webhook(request: IngestRequest, body: bytes) -> tuple[str | None, dict[str, Any]]:
+    app_key = request.headers.get("x-app-key") or decode_form(
+        request.scope.get("query_string", b"")).get("app_key")
     return app_key, webhook_event(request.headers.get("x-webhook-topic"), body)
 
 
-async def watch_event(request: Request) -> Response:
+async def watch_event(request: IngestRequest) -> Response:
     return await _ingest_one(request, "/watch/event", _decode_watch)
 
 
@@ -251,7 +254,7 @@ async def watch_events(request: Request) -> Response:
     cors: dict[str, str] = {}
     try:
         limit = settings.max_batch_body_bytes
-        body = await read_body(request, limit, settings.body_timeout_seconds)
+        body = await read_body(request, limit)
         if request.headers.get("content-encoding", "").lower() == "gzip":
             body = gunzip(body, limit)
         payload = decode_json(body, None)

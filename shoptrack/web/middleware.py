@@ -15,10 +15,18 @@ from shoptrack import metrics
 from shoptrack.logs import request_id
 
 log = logging.getLogger("shoptrack.http")
-_HEADER = b"x-request-id"
+HEADER = b"x-request-id"
 # Unique and cheap (no uuid4 per request): a random per-process prefix and a counter.
 _PREFIX = uuid.uuid4().hex[:16]
 _counter = itertools.count(1)
+
+
+def new_request_id(scope: Scope) -> str:
+    """The client's ``X-Request-ID``, or a new one."""
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            return str(value.decode("latin-1")[:64])
+    return f"{_PREFIX}{next(_counter):x}"
 
 
 class RequestContext:
@@ -29,12 +37,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = None
-        for name, value in scope["headers"]:
-            if name == _HEADER:
-                rid = value.decode("latin-1")[:64]
-                break
-        rid = rid or f"{_PREFIX}{next(_counter):x}"
+        rid = new_request_id(scope)
         token = request_id.set(rid)
         status = 500
 
@@ -42,7 +45,7 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (_HEADER, rid.encode())]
+                message["headers"] = [*message.get("headers", []), (HEADER, rid.encode())]
             await send(message)
 
         try:

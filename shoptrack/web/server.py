@@ -1,12 +1,14 @@
 """How shoptrack runs uvicorn: the HTTP protocol and the worker supervisor.
 
-**Protocol**: httptools with a deadline for request headers.
+**Protocol**: httptools with deadlines for request headers and bodies.
 
 uvicorn closes idle keep-alive connections, but a client that opens a
 connection and sends its headers a byte at a time (slowloris) would hold it
 for ever.  Here a connection must complete each request's headers within
-``SHOPTRACK_HEADER_TIMEOUT_SECONDS``; stalled bodies are cut by the handlers
-(``body_timeout_seconds``).
+``SHOPTRACK_HEADER_TIMEOUT_SECONDS`` and its body within
+``SHOPTRACK_BODY_TIMEOUT_SECONDS`` after them; a stalled body is answered 408 (the
+one JSON error shape) and the connection closed.  Kept here rather than as a timer
+in each handler, so the hot path pays nothing for it.
 
 **Supervisor** (``--workers`` > 1): uvicorn's keeps its copy of the listening
 socket open until every worker has exited, so after SIGTERM new connections
@@ -18,49 +20,74 @@ new connections are refused.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from shoptrack.config import Settings
+from shoptrack.errors import RequestTimeout
 
 PROTOCOL = "shoptrack.web.server:GuardedHttpToolsProtocol"
 
 
+def _timeout_answer() -> bytes:
+    body = orjson.dumps(RequestTimeout("the body did not arrive in time", field="body").body())
+    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: " + str(len(body)).encode()
+            + b"\r\n\r\n" + body)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    header_timeout = Settings().header_timeout_seconds
+    _settings = Settings()
+    header_timeout = _settings.header_timeout_seconds
+    body_timeout = _settings.body_timeout_seconds
+    timeout_answer = _timeout_answer()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_deadline: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
 
-    def _arm(self) -> None:
+    def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
         self._disarm()
-        self._header_deadline = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+        self._deadline = self.loop.call_later(seconds, expire)
 
     def _disarm(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def _headers_too_slow(self) -> None:
-        self._header_deadline = None
+        self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
 
+    def _body_too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_started:
+            self.transport.write(self.timeout_answer)
+        self.transport.close()
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._arm(self.header_timeout, self._headers_too_slow)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm()
+        self._arm(self.header_timeout, self._headers_too_slow)
 
     def on_headers_complete(self) -> None:
-        self._disarm()
         super().on_headers_complete()
+        self._arm(self.body_timeout, self._body_too_slow)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

@@ -13,6 +13,7 @@ from shoptrack.errors import Unavailable
 from shoptrack.ingest import Writer
 from shoptrack.store.base import App, Store, StoreUnavailable
 from shoptrack.web.ratelimit import RateLimiter
+from shoptrack.web.requests import IngestRequest
 
 
 @dataclass
@@ -50,6 +51,6 @@ class Services:
     draining: bool = False
 
 
-def services(request: Request) -> Services:
+def services(request: Request | IngestRequest) -> Services:
     svc: Services = request.app.state.services
     return svc
