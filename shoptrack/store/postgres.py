@@ -68,6 +68,13 @@ class PostgresTx:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cur.executemany(self._sql(sql), rows)
 
+    def append_rows(self, table: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+        # COPY: one round trip and far less server work per row than INSERTs.
+        with self.cur.copy(f"COPY {table} ({','.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
 
 class PostgresStore(SqlStore):
     backend = "postgresql"

@@ -42,6 +42,12 @@ class SQLiteTx:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def append_rows(self, table: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+        marks = ",".join("?" * len(columns))
+        self.conn.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})",
+                              rows)
+
 
 class SQLiteStore(SqlStore):
     backend = "sqlite"
