@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,6 +31,15 @@ def _known_id(value: str, field: str) -> str:
     return value
 
 
+async def _visitor_or_404(lookup: Callable[..., Any], app: App, uid: str, *args: Any) -> Any:
+    """``lookup(app.id, uid, *args)`` in a thread; 404 when it finds no such person."""
+    _known_id(uid, "uid")
+    found = await run_in_threadpool(lookup, app.id, uid, *args)
+    if found is None:
+        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    return found
+
+
 def _ms(moment: datetime | None) -> int | None:
     if moment is None:
         return None
@@ -45,10 +55,7 @@ def _page(events: list[dict[str, Any]], limit: int) -> dict[str, Any]:
 
 @router.get("/visitors/{uid}", response_model=Visitor, summary="A visitor by visitor or guest uid")
 async def get_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
-    _known_id(uid, "uid")
-    visitor = await run_in_threadpool(services(request).store.visitor, app.id, uid)
-    if visitor is None:
-        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    visitor: dict[str, Any] = await _visitor_or_404(services(request).store.visitor, app, uid)
     return visitor
 
 
@@ -56,11 +63,8 @@ async def get_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, 
             summary="A visitor's events, newest first")
 async def get_visitor_events(uid: str, app: CurrentApp, request: Request,
                              limit: Limit = 100, before: Before = None) -> dict[str, Any]:
-    _known_id(uid, "uid")
-    events = await run_in_threadpool(services(request).store.visitor_events, app.id, uid,
-                                     limit, before)
-    if events is None:
-        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    events = await _visitor_or_404(services(request).store.visitor_events, app, uid, limit,
+                                   before)
     return _page(events, limit)
 
 
@@ -97,19 +101,14 @@ async def list_event_keys(app: CurrentApp, request: Request) -> list[dict[str, A
 @router.delete("/visitors/{uid}", summary="Erase a visitor (privacy): profile, events, cart; "
                "orders are anonymised; their uids are suppressed from then on")
 async def erase_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
-    _known_id(uid, "uid")
-    removed = await run_in_threadpool(services(request).store.erase_visitor, app.id, uid)
-    if removed is None:
-        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    removed = await _visitor_or_404(services(request).store.erase_visitor, app, uid)
     return {"erased": True, "removed": removed}
 
 
 @router.get("/visitors/{uid}/export", summary="Everything held about a visitor (privacy)")
 async def export_visitor(uid: str, app: CurrentApp, request: Request) -> dict[str, Any]:
-    _known_id(uid, "uid")
-    exported = await run_in_threadpool(services(request).store.export_visitor, app.id, uid)
-    if exported is None:
-        raise NotFound(f"no visitor or guest with uid {uid[:100]!r}", field="uid")
+    exported: dict[str, Any] = await _visitor_or_404(services(request).store.export_visitor,
+                                                     app, uid)
     return exported
 
 
