@@ -6,7 +6,8 @@ The tree::
     ├── BadRequest        400      malformed or invalid input
     │     codes: invalid_encoding, invalid_json, invalid_form, missing_uid,
     │            invalid_uid, unknown_event_type, missing_field,
-    │            invalid_number, invalid_field, invalid_topic
+    │            invalid_number, invalid_field, invalid_topic,
+    │            client_disconnected
     ├── Unauthorized      401      missing or wrong API secret
     ├── Forbidden         403      unknown_app_key, origin_not_allowed
     ├── NotFound          404      not_found

@@ -48,11 +48,9 @@ class _Pending:
 
 @dataclass
 class WriterStats:
-    """Read by the health check; written by the writer thread only."""
+    """Read by the health check; written by the writer thread (and cleared by a good probe).
+    Counts live in shoptrack.metrics."""
 
-    batches: int = 0
-    events: int = 0
-    failed_batches: int = 0
     last_error: str | None = None
 
 
@@ -142,20 +140,16 @@ class Writer:
                 self.store.apply_batch([p.event for p in batch]))
         except StoreUnavailable as exc:
             log.warning("batch of %d failed, database unavailable: %s", len(batch), exc)
-            self.stats.failed_batches += 1
             metrics.BATCH_FAILURES.labels("unavailable").inc()
             self.stats.last_error = str(exc)
             error = Unavailable(f"the database is unavailable: {exc}", retry_after=2)
             outcomes = [error] * len(batch)
         except Exception:
             log.exception("batch of %d failed; retrying its events one by one", len(batch))
-            self.stats.failed_batches += 1
             metrics.BATCH_FAILURES.labels("error").inc()
             outcomes = [self._commit_alone(p.event) for p in batch]
         else:
             self.stats.last_error = None
-        self.stats.batches += 1
-        self.stats.events += len(batch)
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.QUEUE_DEPTH.set(self._queue.qsize())
