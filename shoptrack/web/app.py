@@ -92,11 +92,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema = get_openapi(title=app.title, version=app.version,
                                  description=app.description, routes=app.routes)
             schema["paths"] = {**ingest.OPENAPI_PATHS, **schema["paths"]}
+            _declare_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+_ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "field", "message"],
+        "properties": {"code": {"type": "string"}, "field": {"type": ["string", "null"]},
+                       "message": {"type": "string"}}}},
+}
+_READ_ERRORS = {"400": "invalid parameter", "401": "missing or wrong API secret",
+                "404": "not found", "503": "database unavailable"}
+
+
+def _declare_errors(schema: dict[str, Any]) -> None:
+    """Document the answers the read API really gives: our error shape with 400, 401, 404
+    and 503, not FastAPI's default 422 (parameter errors are answered 400)."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, description in _READ_ERRORS.items():
+                responses.setdefault(status, {"description": description, "content": content})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(name, None)
 
 
 def _drain_on_signals(svc: Services) -> None:

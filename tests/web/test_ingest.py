@@ -155,3 +155,7 @@ def test_openapi_documents_the_routes(client: AppClient) -> None:
                  "/api/v1/orders/{order_id}", "/api/v1/events", "/health"):
         assert path in paths, path
     assert client.get("/docs").status_code == 200
+    # The read API documents the error answers it really gives (400, not FastAPI's 422).
+    for path in ("/api/v1/visitors/{uid}", "/api/v1/events"):
+        responses = paths[path]["get"]["responses"]
+        assert {"400", "401", "404"} <= set(responses) and "422" not in responses
