@@ -149,13 +149,21 @@ def client_ip(request: IngestRequest) -> str | None:
     return str(client[0]) if client else None
 
 
+def _kept_ip(request: IngestRequest, app: App) -> str | None:
+    """The client IP as the app's ``ip_storage`` setting keeps it."""
+    return stored_ip(client_ip(request), app.settings.get("ip_storage", "full"))
+
+
+def _user_agent(request: IngestRequest) -> str | None:
+    return request.headers.get("user-agent", "")[:1000] or None
+
+
 def stamp(event: Event, app: App, request: IngestRequest) -> Event:
     """Add what the request knows: app, receive time, client IP (per the app's setting), agent."""
     event.app_id = app.id
     event.received_at = now_ms()
-    event.client_ip = stored_ip(client_ip(request), app.settings.get("ip_storage", "full"))
-    agent = request.headers.get("user-agent")
-    event.user_agent = agent[:1000] if agent else None
+    event.client_ip = _kept_ip(request, app)
+    event.user_agent = _user_agent(request)
     return event
 
 
@@ -170,8 +178,8 @@ def rejection(app: App, request: IngestRequest, route: str, body: bytes,
         query=request.scope.get("query_string", b"").decode("latin-1") or None,
         headers={"x-webhook-topic": topic} if topic else {},
         received_at=now_ms(),
-        client_ip=stored_ip(client_ip(request), app.settings.get("ip_storage", "full")),
-        user_agent=(request.headers.get("user-agent") or "")[:1000] or None,
+        client_ip=_kept_ip(request, app),
+        user_agent=_user_agent(request),
     )
 
 
@@ -212,8 +220,10 @@ async def _ingest_one(request: IngestRequest, route: str, decode: Any) -> Respon
         try:
             app_key, obj = decode(request, body)
         except BadRequest:
-            sniffed = sniff_app_key(request.headers.get("content-type", ""), body,
-                                    request.scope.get("query_string", b""))
+            # Undecodable, but whose? Keep it for the app if its key can still be read.
+            sniffed = request.headers.get("x-app-key") or sniff_app_key(
+                request.headers.get("content-type", ""), body,
+                request.scope.get("query_string", b""))
             app = await svc.apps.by_key(sniffed) if sniffed else None
             raise
         app = await known_app(svc, app_key)

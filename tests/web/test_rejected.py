@@ -52,6 +52,12 @@ def test_webhook_rejections_are_kept(client: AppClient) -> None:
     [kept] = client.api("/api/v1/rejected")["rejected"]
     assert kept["route"] == "/integration/common/webhook"
     assert kept["error"]["field"] == "properties.order_id"
+    # An undecodable webhook body is kept too: its app comes from the X-App-Key header.
+    broken = client.post("/integration/common/webhook", content=b"{not json",
+                         headers={"Content-Type": "application/json", "X-App-Key": "APPKEY"})
+    assert broken.status_code == 400
+    newest = client.api("/api/v1/rejected")["rejected"][0]
+    assert (newest["error"]["code"], newest["body"]) == ("invalid_json", "{not json")
 
 
 def test_replay_after_the_cause_is_gone(client: AppClient) -> None:
