@@ -221,6 +221,17 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server (SQLite, app APPKEY) shared by a module's tests, which tell their
+    own events apart (saves a server start per test)."""
+    folder = tmp_path_factory.mktemp("module-server")
+    server = LiveServer(f"sqlite:///{folder / 'live.db'}", 1, folder / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def live_server(start_server: Callable[..., LiveServer], tmp_path: Path) -> LiveServer:
     return start_server(f"sqlite:///{tmp_path / 'live.db'}")

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -189,13 +189,9 @@ def test_every_method_stores_what_the_php_client_stores(start_server: Start,
 
 # -- delivery -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server for the tests below that tell their events apart by ``key`` (saves startups)."""
-    folder = tmp_path_factory.mktemp("client-live")
-    server = LiveServer(f"sqlite:///{folder / 'shared.db'}", 1, folder / "server.log")
-    server.start()
-    yield server
-    server.stop()
+def shared_server(module_server: LiveServer) -> LiveServer:
+    """The module's server: the tests below tell their events apart by ``key``."""
+    return module_server
 
 
 def all_events(server: LiveServer) -> list[dict[str, Any]]:

@@ -59,13 +59,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One ``shoptrack serve`` for the module (like ``live_server``, shared)."""
-    tmp = tmp_path_factory.mktemp("tracker")
-    shared = LiveServer(f"sqlite:///{tmp / 'live.db'}", 1, tmp / "server.log")
-    shared.start()
-    yield shared
-    shared.stop()
+def server(module_server: LiveServer) -> LiveServer:
+    """The module's shared ``shoptrack serve``; each test filters by its shop's port."""
+    return module_server
 
 
 @dataclass
