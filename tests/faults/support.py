@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 
+from shoptrack.store.urls import sqlite_path
+
 APP_KEY = "APPKEY"
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 PRODUCTS = ("p1", "p2", "p3", "p4", "p5")
@@ -131,7 +133,7 @@ async def drive(base_url: str, make: Callable[[random.Random, str], str], *,
 def query(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (``?`` placeholders) read straight from the database at ``url``."""
     if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///"):], timeout=30)
+        conn = sqlite3.connect(sqlite_path(url), timeout=30)
         try:
             return conn.execute(sql, params).fetchall()
         finally:

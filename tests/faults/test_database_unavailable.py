@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shoptrack.store.urls import sqlite_path
 from tests.conftest import LiveServer
 from tests.faults.conftest import PrivatePostgres
 from tests.faults.support import FORM, body, stored_message_ids
@@ -152,10 +153,6 @@ def test_postgres_stopped_then_started(
     assert "database" in reason, reason
 
 
-def _sqlite_path(url: str) -> Path:
-    return Path(url[len("sqlite:///"):])
-
-
 def test_sqlite_locked_by_another_process(
         start_server: Callable[..., LiveServer], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,7 +162,7 @@ def test_sqlite_locked_by_another_process(
     probe = Probe(server.base_url, "sqlite-locked")
     assert probe.event()[0] == 200
 
-    lock = sqlite3.connect(_sqlite_path(url), isolation_level=None)
+    lock = sqlite3.connect(sqlite_path(url), isolation_level=None)
     try:
         lock.execute("BEGIN EXCLUSIVE")
         _outage(probe, seconds=2.0)
@@ -191,7 +188,7 @@ def test_sqlite_file_made_read_only(
     server = start_server(url)
     probe = Probe(server.base_url, "sqlite-ro")
     assert probe.event()[0] == 200
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     # The database and its WAL, where the data goes; not the -shm index, which SQLite
     # maps into memory (a write to an immutable mapping kills the process with SIGBUS,
     # which no server can answer).
