@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import codecs
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -68,7 +68,6 @@ class Event:
     received_at: int = 0
     client_ip: str | None = None
     user_agent: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

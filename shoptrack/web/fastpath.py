@@ -15,12 +15,11 @@ import logging
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shoptrack import metrics
 from shoptrack.errors import ShoptrackError
 from shoptrack.logs import request_id
 from shoptrack.web.errors import error_response
 from shoptrack.web.ingest import watch_event
-from shoptrack.web.middleware import HEADER, new_request_id
+from shoptrack.web.middleware import HEADER, new_request_id, record_status
 from shoptrack.web.requests import ScopeRequest
 
 log = logging.getLogger("shoptrack.http")
@@ -45,8 +44,7 @@ class IngestFastPath:
             except Exception:
                 log.exception("unhandled error on POST /watch/event")
                 response = error_response(ShoptrackError("internal error"))
-            if response.status_code >= 400:
-                metrics.RESPONSES.labels(f"{response.status_code // 100}xx").inc()
+            record_status(scope, response.status_code)
             response.raw_headers.append((HEADER, rid.encode()))
             await response(scope, receive, send)
         finally:

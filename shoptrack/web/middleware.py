@@ -1,6 +1,8 @@
 """One pure-ASGI middleware: request ids, status counts, and JSON error logs.
 
-Kept as raw ASGI (no BaseHTTPMiddleware) because it wraps the hot path.
+Kept as raw ASGI (no BaseHTTPMiddleware): it wraps every request but the hot
+path, which :mod:`shoptrack.web.fastpath` serves in front of it with the same
+two helpers below.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ def new_request_id(scope: Scope) -> str:
     return f"{_PREFIX}{next(_counter):x}"
 
 
+def record_status(scope: Scope, status: int) -> None:
+    """Count a 4xx/5xx answer (2xx are counted by type in shoptrack_events_total); log 5xx."""
+    if status >= 400:
+        metrics.RESPONSES.labels(f"{status // 100}xx").inc()
+        if status >= 500:
+            log.error("%s %s answered %d", scope["method"], scope["path"], status)
+
+
 class RequestContext:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,8 +61,5 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if status >= 400:  # 2xx are counted by type in shoptrack_events_total
-                metrics.RESPONSES.labels(f"{status // 100}xx").inc()
-                if status >= 500:
-                    log.error("%s %s answered %d", scope["method"], scope["path"], status)
+            record_status(scope, status)
             request_id.reset(token)
