@@ -78,11 +78,22 @@ class Tx(Protocol):
     """A cursor inside an open transaction, with ``?`` placeholders on every backend."""
 
     for_update: str
+    # ``column + tx.any_of`` with the parameter ``tx.array(values)``: column is one of values.
+    any_of: str
 
+    def array(self, values: Sequence[Any]) -> Any: ...
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def send(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement whose result nobody reads: a backend may queue it and send it
+        with the next statement (in order, in this transaction; its error still fails it)."""
+
+    def reserve_ids(self, table: str, count: int) -> list[int]:
+        """Up to ``count`` fresh ids of ``table`` to insert with, or none where the backend
+        hands them out as cheaply on insert (then use ``RETURNING id``)."""
 
     def append_rows(self, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
@@ -116,7 +127,8 @@ class _Touch:
     count: int = 0
     last_seen: int = 0
     cart_at: int | None = None
-    info: dict[str, Any] | None = None  # loaded (FOR UPDATE) when an event brings visitor_info
+    changes: list[dict[str, Any]] | None = None  # visitor_info of its events, in order
+    info: dict[str, Any] | None = None  # the merged info, when there were changes
 
 
 class BatchApplier:
@@ -124,8 +136,10 @@ class BatchApplier:
 
     Set-based where order does not matter: the batch's uids and message ids are
     looked up in one query each up front; each profile's counters, last-seen
-    time and info are updated once at the end; events are inserted with one
-    ``executemany``.  Cart and order changes run per event, in order.
+    time and info are read and updated once at the end; events are inserted all
+    at once (``Tx.append_rows``).  Cart and order changes run per event, in
+    order, as statements nobody waits for (``Tx.send``: on PostgreSQL they go
+    to the server together, in one round trip).
     """
 
     def __init__(self, tx: Tx) -> None:
@@ -138,22 +152,27 @@ class BatchApplier:
         self.by_guest_uid: dict[tuple[int, str], tuple[int, str | None] | None] = {}
         # Profiles whose row this transaction holds (FOR UPDATE; PostgreSQL only).
         self.locked: set[int] = set()
+        self.fresh_ids: list[int] = []  # reserved for the profiles this batch creates
 
     def apply_all(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
         events = [item for item in items if isinstance(item, Event)]
         suppressed = self._suppressed(events)
         self._prefetch(events)
         self._lock_known_profiles()
+        unknown = sum(1 for v in self.by_visitor_uid.values() if v is None) + sum(
+            1 for g in self.by_guest_uid.values() if g is None)  # at most this many new
+        if unknown:
+            self.fresh_ids = self.tx.reserve_ids("visitors", unknown)[::-1]
         outcomes = []
         for item in items:
             if isinstance(item, Rejection):
-                self.tx.run(INSERT_REJECTION, (
+                self.tx.send(INSERT_REJECTION, (
                     item.app_id, item.route, item.code, item.field, item.message,
                     item.content_type, item.body, item.query, dumps(item.headers),
                     item.received_at, item.client_ip, item.user_agent))
                 outcomes.append(REJECTED)
             elif isinstance(item, WriteProbe):
-                self.tx.run("UPDATE write_probe SET written_at = ? WHERE id = 1", (item.at,))
+                self.tx.send("UPDATE write_probe SET written_at = ? WHERE id = 1", (item.at,))
                 outcomes.append(OK)
             elif suppressed and _uid_hashes(item) & suppressed:
                 outcomes.append(SUPPRESSED)
@@ -162,20 +181,18 @@ class BatchApplier:
         self.flush()
         return outcomes
 
-    def _in_chunks(self, sql: str, head: Sequence[Any],
-                   values: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Run ``sql`` (ending in ``IN ({marks})``) over ``values`` in chunks of 500."""
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(values), 500):
-            chunk = values[start:start + 500]
-            rows += self.tx.all(sql.format(marks=",".join("?" * len(chunk))), (*head, *chunk))
-        return rows
+    def _where_in(self, sql: str, head: Sequence[Any],
+                  values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (with ``{any}`` after the column) for the column in ``values``."""
+        if not values:
+            return []
+        return self.tx.all(sql.format(any=self.tx.any_of), (*head, self.tx.array(values)))
 
     def _suppressed(self, events: Sequence[Event]) -> set[str]:
         """The hashes among this batch's uids that are on the suppression list (one query)."""
         hashes = sorted({h for event in events for h in _uid_hashes(event)})
-        return {row[0] for row in self._in_chunks(
-            "SELECT uid_hash FROM suppressed_uids WHERE uid_hash IN ({marks})", (), hashes)}
+        return {row[0] for row in self._where_in(
+            "SELECT uid_hash FROM suppressed_uids WHERE uid_hash{any}", (), hashes)}
 
     def _prefetch(self, events: Sequence[Event]) -> None:
         """Look up every uid and message id of the batch at once, per app."""
@@ -186,18 +203,18 @@ class BatchApplier:
             message_ids = sorted({e.message_id for e in mine if e.message_id is not None})
             for uid in visitor_uids:
                 self.by_visitor_uid[(app_id, uid)] = None
-            for row in self._in_chunks("SELECT visitor_uid, id FROM visitors WHERE app_id = ?"
-                                       " AND visitor_uid IN ({marks})", (app_id,), visitor_uids):
+            for row in self._where_in("SELECT visitor_uid, id FROM visitors WHERE app_id = ?"
+                                      " AND visitor_uid{any}", (app_id,), visitor_uids):
                 self.by_visitor_uid[(app_id, row[0])] = int(row[1])
             for uid in guest_uids:
                 self.by_guest_uid[(app_id, uid)] = None
-            for row in self._in_chunks(
+            for row in self._where_in(
                     "SELECT g.guest_uid, g.visitor_id, v.visitor_uid FROM guests g"
                     " JOIN visitors v ON v.id = g.visitor_id"
-                    " WHERE g.app_id = ? AND g.guest_uid IN ({marks})", (app_id,), guest_uids):
+                    " WHERE g.app_id = ? AND g.guest_uid{any}", (app_id,), guest_uids):
                 self.by_guest_uid[(app_id, row[0])] = (int(row[1]), row[2])
-            for row in self._in_chunks("SELECT message_id FROM events WHERE app_id = ?"
-                                       " AND message_id IN ({marks})", (app_id,), message_ids):
+            for row in self._where_in("SELECT message_id FROM events WHERE app_id = ?"
+                                      " AND message_id{any}", (app_id,), message_ids):
                 self.seen_messages.add((app_id, row[0]))
 
     def _lock_known_profiles(self) -> None:
@@ -211,8 +228,8 @@ class BatchApplier:
             return
         ids = sorted({v for v in self.by_visitor_uid.values() if v is not None}
                      | {g[0] for g in self.by_guest_uid.values() if g is not None})
-        self._in_chunks("SELECT id FROM visitors WHERE id IN ({marks}) ORDER BY id"
-                        + self.tx.for_update, (), ids)
+        self._where_in("SELECT id FROM visitors WHERE id{any} ORDER BY id" + self.tx.for_update,
+                       (), ids)
         self.locked.update(ids)
 
     def _lock_profile(self, visitor_id: int) -> None:
@@ -228,6 +245,7 @@ class BatchApplier:
             self.tx.append_rows("events", EVENT_COLUMNS, self.pending)
             self.pending.clear()
         if self.touches:
+            self._merge_infos()
             self.tx.many(
                 "UPDATE visitors SET event_count = event_count + ?,"
                 " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
@@ -238,6 +256,26 @@ class BatchApplier:
                  for visitor_id, t in sorted(self.touches.items())],
             )
             self.touches.clear()
+
+    def _merge_infos(self) -> None:
+        """Fold each touched profile's ``visitor_info`` changes into its stored info: one
+        read for the batch (the rows are this transaction's already: locked or created)."""
+        changed = sorted(vid for vid, touch in self.touches.items() if touch.changes)
+        if not changed:
+            return
+        stored = {int(row[0]): orjson.loads(row[1]) for row in self._where_in(
+            "SELECT id, info FROM visitors WHERE id{any} ORDER BY id" + self.tx.for_update,
+            (), changed)}
+        for visitor_id in changed:
+            touch = self.touches[visitor_id]
+            info = stored.get(visitor_id, {})
+            for change in touch.changes or ():
+                for key, value in change.items():
+                    if value == "":
+                        info.pop(key, None)
+                    else:
+                        info[key] = value
+            touch.info = info
 
     # -- one event ---------------------------------------------------------------
     def apply(self, ev: Event) -> Outcome:
@@ -310,8 +348,8 @@ class BatchApplier:
         if registered is None:
             if guest_owner is None:
                 # The anonymous guest logs in for the first time: its profile becomes hers.
-                self.tx.run("UPDATE visitors SET visitor_uid = ? WHERE id = ?",
-                            (visitor_uid, guest_profile))
+                self.tx.send("UPDATE visitors SET visitor_uid = ? WHERE id = ?",
+                             (visitor_uid, guest_profile))
                 self.by_visitor_uid[(app_id, visitor_uid)] = guest_profile
                 self._retarget(guest_profile, guest_profile, visitor_uid)
                 return guest_profile
@@ -324,13 +362,20 @@ class BatchApplier:
         return registered
 
     def _create(self, app_id: int, visitor_uid: str | None, now: int) -> int:
-        row = self.tx.one(
-            "INSERT INTO visitors (app_id, visitor_uid, info, first_seen, last_seen, event_count)"
-            " VALUES (?, ?, '{}', ?, ?, 0) RETURNING id",
-            (app_id, visitor_uid, now, now),
-        )
-        assert row is not None
-        visitor_id = int(row[0])
+        if self.fresh_ids:
+            visitor_id = self.fresh_ids.pop()
+            self.tx.send(
+                "INSERT INTO visitors (id, app_id, visitor_uid, info, first_seen, last_seen,"
+                " event_count) VALUES (?, ?, ?, '{}', ?, ?, 0)",
+                (visitor_id, app_id, visitor_uid, now, now))
+        else:
+            row = self.tx.one(
+                "INSERT INTO visitors (app_id, visitor_uid, info, first_seen, last_seen,"
+                " event_count) VALUES (?, ?, '{}', ?, ?, 0) RETURNING id",
+                (app_id, visitor_uid, now, now),
+            )
+            assert row is not None
+            visitor_id = int(row[0])
         self.locked.add(visitor_id)  # a row this transaction inserted is its own
         if visitor_uid is not None:
             self.by_visitor_uid[(app_id, visitor_uid)] = visitor_id
@@ -338,7 +383,7 @@ class BatchApplier:
 
     def _link_guest(self, app_id: int, guest_uid: str, visitor_id: int, owner: str | None,
                     now: int) -> None:
-        self.tx.run(
+        self.tx.send(
             "INSERT INTO guests (app_id, guest_uid, visitor_id, linked_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (app_id, guest_uid) DO UPDATE SET visitor_id = excluded.visitor_id,"
             " linked_at = excluded.linked_at",
@@ -366,23 +411,23 @@ class BatchApplier:
         }
         src, dst = rows[source], rows[target]
         for table in ("events", "guests", "orders"):
-            tx.run(f"UPDATE {table} SET visitor_id = ? WHERE visitor_id = ?", (target, source))
+            tx.send(f"UPDATE {table} SET visitor_id = ? WHERE visitor_id = ?", (target, source))
         src_cart, dst_cart = src[5], dst[5]
         if src_cart is not None and (dst_cart is None or src_cart > dst_cart):
-            tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (target,))
-            tx.run("UPDATE cart_lines SET visitor_id = ? WHERE visitor_id = ?", (target, source))
+            tx.send("DELETE FROM cart_lines WHERE visitor_id = ?", (target,))
+            tx.send("UPDATE cart_lines SET visitor_id = ? WHERE visitor_id = ?", (target, source))
             cart_updated_at = src_cart
         else:
-            tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (source,))
+            tx.send("DELETE FROM cart_lines WHERE visitor_id = ?", (source,))
             cart_updated_at = dst_cart
         info = {**orjson.loads(src[1]), **orjson.loads(dst[1])}
-        tx.run(
+        tx.send(
             "UPDATE visitors SET info = ?, first_seen = ?, last_seen = ?, event_count = ?,"
             " cart_updated_at = ? WHERE id = ?",
             (dumps(info), min(src[2], dst[2]), max(src[3], dst[3]), src[4] + dst[4],
              cart_updated_at, target),
         )
-        tx.run("DELETE FROM visitors WHERE id = ?", (source,))
+        tx.send("DELETE FROM visitors WHERE id = ?", (source,))
         self._retarget(source, target, owner)
 
     def _touch(self, visitor_id: int, info: dict[str, Any], now: int, cart_changed: bool) -> None:
@@ -394,19 +439,13 @@ class BatchApplier:
         if cart_changed:
             touch.cart_at = now
         if info:
-            if touch.info is None:
-                row = self.tx.one("SELECT info FROM visitors WHERE id = ?" + self.tx.for_update,
-                                  (visitor_id,))
-                touch.info = orjson.loads(row[0]) if row else {}
-            for key, value in info.items():
-                if value == "":
-                    touch.info.pop(key, None)
-                else:
-                    touch.info[key] = value
+            if touch.changes is None:
+                touch.changes = []
+            touch.changes.append(info)
 
     # -- carts ---------------------------------------------------------------------
     def _add_line(self, visitor_id: int, item: Any, now: int) -> None:
-        self.tx.run(UPSERT_LINE, (
+        self.tx.send(UPSERT_LINE, (
             visitor_id, item.product_id, to_units(item.qnt),
             None if item.price is None else to_units(item.price),
             item.product_name, item.product_url, item.product_image_url, now,
@@ -419,15 +458,15 @@ class BatchApplier:
     def _on_remove_from_cart(self, ev: Event, visitor_id: int, now: int) -> tuple[Outcome, bool]:
         props: Any = ev.props
         key = (visitor_id, props.product_id)
-        self.tx.run("UPDATE cart_lines SET qnt = qnt - ?, updated_at = ?"
-                    " WHERE visitor_id = ? AND product_id = ?",
-                    (to_units(props.qnt), now, *key))
-        self.tx.run("DELETE FROM cart_lines WHERE visitor_id = ? AND product_id = ? AND qnt <= 0",
-                    key)
+        self.tx.send("UPDATE cart_lines SET qnt = qnt - ?, updated_at = ?"
+                     " WHERE visitor_id = ? AND product_id = ?",
+                     (to_units(props.qnt), now, *key))
+        self.tx.send("DELETE FROM cart_lines WHERE visitor_id = ? AND product_id = ? AND qnt <= 0",
+                     key)
         return OK, True
 
     def _on_update_cart(self, ev: Event, visitor_id: int, now: int) -> tuple[Outcome, bool]:
-        self.tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (visitor_id,))
+        self.tx.send("DELETE FROM cart_lines WHERE visitor_id = ?", (visitor_id,))
         for item in ev.props.items:  # type: ignore[attr-defined]
             if item.qnt > 0:
                 self._add_line(visitor_id, item, now)
@@ -443,7 +482,7 @@ class BatchApplier:
             (ev.app_id, props.order_id, visitor_id, to_units(props.revenue),
              normalize_state(props.state or "new"), items_json(props.items or []), now, now),
         )
-        self.tx.run("DELETE FROM cart_lines WHERE visitor_id = ?", (visitor_id,))
+        self.tx.send("DELETE FROM cart_lines WHERE visitor_id = ?", (visitor_id,))
         note = None if created else f"order {props.order_id} was already recorded"
         return Outcome("ok", note), True
 

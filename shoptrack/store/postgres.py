@@ -41,13 +41,45 @@ def lock_key(app_id: int, kind: str, uid: str) -> int:
 
 
 class PostgresTx:
-    """A :class:`shoptrack.state.Tx` over a psycopg cursor (``?`` becomes ``%s``)."""
+    """A :class:`shoptrack.state.Tx` over a psycopg cursor (``?`` becomes ``%s``).
+
+    Statements given to :meth:`send` wait in a queue and go to the server together
+    (pipeline mode: one round trip) before the next statement whose result is read,
+    and before the commit (:meth:`drain`)."""
 
     for_update = " FOR UPDATE"
+    any_of = " = ANY(?)"
     _sql_cache: dict[str, str] = {}
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self.cur = cur
+        self._queued: list[tuple[str, Sequence[Any]]] = []
+
+    @staticmethod
+    def array(values: Sequence[Any]) -> list[Any]:
+        return list(values)
+
+    def drain(self) -> None:
+        """Send the queued statements (their errors raise here)."""
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        if len(queued) == 1:
+            self.cur.execute(*queued[0])
+            return
+        with self.cur.connection.pipeline():
+            for sql, params in queued:
+                self.cur.execute(sql, params)
+
+    def send(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._queued.append((self._sql(sql), params))
+
+    def reserve_ids(self, table: str, count: int) -> list[int]:
+        self.drain()
+        rows = self.cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (table, count)).fetchall()
+        return [int(row[0]) for row in rows]
 
     @classmethod
     def _sql(cls, sql: str) -> str:
@@ -57,20 +89,25 @@ class PostgresTx:
         return converted
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        self.drain()
         return self.cur.execute(self._sql(sql), params).fetchone()
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.drain()
         return self.cur.execute(self._sql(sql), params).fetchall()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.drain()
         return self.cur.execute(self._sql(sql), params).rowcount
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.drain()
         self.cur.executemany(self._sql(sql), rows)
 
     def append_rows(self, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
         # COPY: one round trip and far less server work per row than INSERTs.
+        self.drain()
         with self.cur.copy(f"COPY {table} ({','.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -125,7 +162,9 @@ class PostgresStore(SqlStore):
                                                         connect_timeout=5)
                 conn = self._writer_conn
                 with conn.transaction(), conn.cursor() as cur:
-                    yield PostgresTx(cur)
+                    tx = PostgresTx(cur)
+                    yield tx
+                    tx.drain()
             except psycopg.OperationalError as exc:
                 self._drop_writer()
                 raise StoreUnavailable(f"PostgreSQL: {exc}") from exc

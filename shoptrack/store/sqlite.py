@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
+
 from shoptrack.store.base import StoreUnavailable
 from shoptrack.store.sql import SqlStore
 from shoptrack.store.urls import sqlite_path
@@ -25,9 +27,14 @@ class SQLiteTx:
     """A :class:`shoptrack.state.Tx` over a sqlite3 connection."""
 
     for_update = ""
+    any_of = " IN (SELECT value FROM json_each(?))"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    @staticmethod
+    def array(values: Sequence[Any]) -> str:
+        return orjson.dumps(list(values)).decode()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
@@ -41,6 +48,12 @@ class SQLiteTx:
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def send(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, params)
+
+    def reserve_ids(self, table: str, count: int) -> list[int]:
+        return []  # in-process: INSERT ... RETURNING id costs no round trip
 
     def append_rows(self, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
