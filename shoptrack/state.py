@@ -72,16 +72,30 @@ UPSERT_LINE = (
     " product_image_url = COALESCE(excluded.product_image_url, cart_lines.product_image_url),"
     " updated_at = excluded.updated_at"
 )
+# Each touched profile's changes of a batch, in one statement.
+TOUCHED_COLUMNS = (("id", "int"), ("n", "int"), ("seen", "int"), ("cart_at", "int"),
+                   ("info", "text"))
+UPDATE_TOUCHED = (
+    "UPDATE visitors SET event_count = visitors.event_count + t.n,"
+    " last_seen = CASE WHEN visitors.last_seen < t.seen THEN t.seen ELSE visitors.last_seen END,"
+    " cart_updated_at = COALESCE(t.cart_at, visitors.cart_updated_at),"
+    " info = COALESCE(t.info, visitors.info) FROM {rows} WHERE visitors.id = t.id"
+)
 
 
 class Tx(Protocol):
     """A cursor inside an open transaction, with ``?`` placeholders on every backend."""
 
     for_update: str
-    # ``column + tx.any_of`` with the parameter ``tx.array(values)``: column is one of values.
-    any_of: str
+    # Set-based look-ups take their values as one parameter, a JSON array (``dumps(list)``):
+    # ``FROM`` + ``values``: a table ``u`` of one text column, ``value``;
+    # ``id_column`` + ``ids``: the column is one of these integer ids.
+    values: str
+    ids: str
 
-    def array(self, values: Sequence[Any]) -> Any: ...
+    def rows(self, columns: Sequence[tuple[str, str]]) -> str:
+        """A ``FROM`` fragment: the table ``t`` with these (name, ``int``/``text``) columns,
+        from one parameter, a JSON array of rows (arrays)."""
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
@@ -181,41 +195,55 @@ class BatchApplier:
         self.flush()
         return outcomes
 
-    def _where_in(self, sql: str, head: Sequence[Any],
-                  values: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Run ``sql`` (with ``{any}`` after the column) for the column in ``values``."""
-        if not values:
+    def _with_ids(self, sql: str, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (``{ids}`` after an id column) for the rows of these ids."""
+        if not ids:
             return []
-        return self.tx.all(sql.format(any=self.tx.any_of), (*head, self.tx.array(values)))
+        return self.tx.all(sql.format(ids=self.tx.ids), (dumps(list(ids)),))
 
     def _suppressed(self, events: Sequence[Event]) -> set[str]:
         """The hashes among this batch's uids that are on the suppression list (one query)."""
         hashes = sorted({h for event in events for h in _uid_hashes(event)})
-        return {row[0] for row in self._where_in(
-            "SELECT uid_hash FROM suppressed_uids WHERE uid_hash{any}", (), hashes)}
+        if not hashes:
+            return set()
+        return {row[0] for row in self.tx.all(
+            f"SELECT u.value FROM {self.tx.values} WHERE EXISTS (SELECT 1 FROM suppressed_uids s"
+            " WHERE s.uid_hash = u.value)", (dumps(hashes),))}
 
     def _prefetch(self, events: Sequence[Event]) -> None:
-        """Look up every uid and message id of the batch at once, per app."""
+        """Look up every uid and message id of the batch at once, per app.
+
+        One probe of the unique index per value (a subquery per row of ``tx.values``),
+        whatever the planner's statistics say: a join or ``= ANY`` may scan all of an
+        app's rows while a new table has none."""
+        values = self.tx.values
         for app_id in {e.app_id for e in events}:
             mine = [e for e in events if e.app_id == app_id]
             visitor_uids = sorted({e.visitor_uid for e in mine if e.visitor_uid is not None})
             guest_uids = sorted({e.guest_uid for e in mine if e.guest_uid is not None})
             message_ids = sorted({e.message_id for e in mine if e.message_id is not None})
-            for uid in visitor_uids:
-                self.by_visitor_uid[(app_id, uid)] = None
-            for row in self._where_in("SELECT visitor_uid, id FROM visitors WHERE app_id = ?"
-                                      " AND visitor_uid{any}", (app_id,), visitor_uids):
-                self.by_visitor_uid[(app_id, row[0])] = int(row[1])
-            for uid in guest_uids:
-                self.by_guest_uid[(app_id, uid)] = None
-            for row in self._where_in(
-                    "SELECT g.guest_uid, g.visitor_id, v.visitor_uid FROM guests g"
-                    " JOIN visitors v ON v.id = g.visitor_id"
-                    " WHERE g.app_id = ? AND g.guest_uid{any}", (app_id,), guest_uids):
-                self.by_guest_uid[(app_id, row[0])] = (int(row[1]), row[2])
-            for row in self._where_in("SELECT message_id FROM events WHERE app_id = ?"
-                                      " AND message_id{any}", (app_id,), message_ids):
-                self.seen_messages.add((app_id, row[0]))
+            if visitor_uids:
+                for uid, visitor_id in self.tx.all(
+                        "SELECT u.value, (SELECT v.id FROM visitors v WHERE v.app_id = ?"
+                        f" AND v.visitor_uid = u.value) FROM {values}",
+                        (app_id, dumps(visitor_uids))):
+                    self.by_visitor_uid[(app_id, uid)] = (
+                        None if visitor_id is None else int(visitor_id))
+            if guest_uids:
+                for uid, visitor_id, owner in self.tx.all(
+                        "SELECT x.value, v.id, v.visitor_uid FROM (SELECT u.value AS value,"
+                        " (SELECT g.visitor_id FROM guests g WHERE g.app_id = ?"
+                        f" AND g.guest_uid = u.value) AS visitor_id FROM {values}) AS x"
+                        " LEFT JOIN visitors v ON v.id = x.visitor_id",
+                        (app_id, dumps(guest_uids))):
+                    self.by_guest_uid[(app_id, uid)] = (
+                        None if visitor_id is None else (int(visitor_id), owner))
+            if message_ids:
+                for (message_id,) in self.tx.all(
+                        f"SELECT u.value FROM {values} WHERE EXISTS (SELECT 1 FROM events e"
+                        " WHERE e.app_id = ? AND e.message_id = u.value)",
+                        (dumps(message_ids), app_id)):
+                    self.seen_messages.add((app_id, message_id))
 
     def _lock_known_profiles(self) -> None:
         """Take the row locks of every profile the batch reaches, in id order, at once.
@@ -228,8 +256,8 @@ class BatchApplier:
             return
         ids = sorted({v for v in self.by_visitor_uid.values() if v is not None}
                      | {g[0] for g in self.by_guest_uid.values() if g is not None})
-        self._where_in("SELECT id FROM visitors WHERE id{any} ORDER BY id" + self.tx.for_update,
-                       (), ids)
+        self._with_ids("SELECT id FROM visitors WHERE id{ids} ORDER BY id" + self.tx.for_update,
+                       ids)
         self.locked.update(ids)
 
     def _lock_profile(self, visitor_id: int) -> None:
@@ -246,15 +274,10 @@ class BatchApplier:
             self.pending.clear()
         if self.touches:
             self._merge_infos()
-            self.tx.many(
-                "UPDATE visitors SET event_count = event_count + ?,"
-                " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
-                " cart_updated_at = COALESCE(?, cart_updated_at), info = COALESCE(?, info)"
-                " WHERE id = ?",
-                [(t.count, t.last_seen, t.last_seen, t.cart_at,
-                  None if t.info is None else dumps(t.info), visitor_id)
-                 for visitor_id, t in sorted(self.touches.items())],
-            )
+            self.tx.send(UPDATE_TOUCHED.format(rows=self.tx.rows(TOUCHED_COLUMNS)), (dumps([
+                (visitor_id, t.count, t.last_seen, t.cart_at,
+                 None if t.info is None else dumps(t.info))
+                for visitor_id, t in sorted(self.touches.items())]),))
             self.touches.clear()
 
     def _merge_infos(self) -> None:
@@ -263,9 +286,9 @@ class BatchApplier:
         changed = sorted(vid for vid, touch in self.touches.items() if touch.changes)
         if not changed:
             return
-        stored = {int(row[0]): orjson.loads(row[1]) for row in self._where_in(
-            "SELECT id, info FROM visitors WHERE id{any} ORDER BY id" + self.tx.for_update,
-            (), changed)}
+        stored = {int(row[0]): orjson.loads(row[1]) for row in self._with_ids(
+            "SELECT id, info FROM visitors WHERE id{ids} ORDER BY id" + self.tx.for_update,
+            changed)}
         for visitor_id in changed:
             touch = self.touches[visitor_id]
             info = stored.get(visitor_id, {})

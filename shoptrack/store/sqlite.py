@@ -16,8 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
-
 from shoptrack.store.base import StoreUnavailable
 from shoptrack.store.sql import SqlStore
 from shoptrack.store.urls import sqlite_path
@@ -27,14 +25,17 @@ class SQLiteTx:
     """A :class:`shoptrack.state.Tx` over a sqlite3 connection."""
 
     for_update = ""
-    any_of = " IN (SELECT value FROM json_each(?))"
+    values = "json_each(?) AS u"
+    ids = " IN (SELECT value FROM json_each(?))"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     @staticmethod
-    def array(values: Sequence[Any]) -> str:
-        return orjson.dumps(list(values)).decode()
+    def rows(columns: Sequence[tuple[str, str]]) -> str:
+        picks = ", ".join(f"json_extract(value, '$[{i}]') AS {name}"
+                          for i, (name, _) in enumerate(columns))
+        return f"(SELECT {picks} FROM json_each(?)) AS t"
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
