@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from shoptrack import __version__, metrics
 from shoptrack.config import Settings
@@ -32,6 +33,13 @@ from shoptrack.web.ratelimit import RateLimiter
 from shoptrack.web.services import AppCache, Services
 
 log = logging.getLogger("shoptrack")
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # POST /watch/event skips everything, Starlette's error middleware included (the
+        # fast path answers its own errors in the one shape).
+        return IngestFastPath(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writer.close()
             store.close()
 
-    app = FastAPI(
+    app = _App(
         title="shoptrack",
         version=__version__,
         description="E-commerce event tracking, Convead-compatible. Ingest with the app key; "
@@ -72,7 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(RequestContext)
-    app.add_middleware(IngestFastPath)  # outermost: the hot path skips the rest
     app.router.routes.extend(ingest.routes)
     app.include_router(api.router)
     app.include_router(health.router)
