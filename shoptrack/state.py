@@ -87,15 +87,17 @@ class Tx(Protocol):
     """A cursor inside an open transaction, with ``?`` placeholders on every backend."""
 
     for_update: str
-    # Set-based look-ups take their values as one parameter, a JSON array (``dumps(list)``):
-    # ``FROM`` + ``values``: a table ``u`` of one text column, ``value``;
-    # ``id_column`` + ``ids``: the column is one of these integer ids.
+    # Set-based look-ups take their values as one parameter, a JSON array (``dumps(list)``),
+    # so that one statement text (prepared once) serves any number of values:
+    # ``"FROM " + values``: a table ``u`` of one text column, ``value``;
+    # ``"WHERE id" + ids``: the column is one of these integer ids.
     values: str
     ids: str
 
     def rows(self, columns: Sequence[tuple[str, str]]) -> str:
         """A ``FROM`` fragment: the table ``t`` with these (name, ``int``/``text``) columns,
         from one parameter, a JSON array of rows (arrays)."""
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
