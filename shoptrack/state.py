@@ -72,14 +72,13 @@ UPSERT_LINE = (
     " product_image_url = COALESCE(excluded.product_image_url, cart_lines.product_image_url),"
     " updated_at = excluded.updated_at"
 )
-# Each touched profile's changes of a batch, in one statement.
-TOUCHED_COLUMNS = (("id", "int"), ("n", "int"), ("seen", "int"), ("cart_at", "int"),
-                   ("info", "text"))
+# A touched profile's changes of a batch.  One statement a row, each by primary key: an
+# UPDATE ... FROM (rows) is planned as a join, which on a table without statistics yet
+# (the first minute of a new database) scans every visitor.
 UPDATE_TOUCHED = (
-    "UPDATE visitors SET event_count = visitors.event_count + t.n,"
-    " last_seen = CASE WHEN visitors.last_seen < t.seen THEN t.seen ELSE visitors.last_seen END,"
-    " cart_updated_at = COALESCE(t.cart_at, visitors.cart_updated_at),"
-    " info = COALESCE(t.info, visitors.info) FROM {rows} WHERE visitors.id = t.id"
+    "UPDATE visitors SET event_count = event_count + ?,"
+    " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,"
+    " cart_updated_at = COALESCE(?, cart_updated_at), info = COALESCE(?, info) WHERE id = ?"
 )
 
 
@@ -93,10 +92,6 @@ class Tx(Protocol):
     # ``"WHERE id" + ids``: the column is one of these integer ids.
     values: str
     ids: str
-
-    def rows(self, columns: Sequence[tuple[str, str]]) -> str:
-        """A ``FROM`` fragment: the table ``t`` with these (name, ``int``/``text``) columns,
-        from one parameter, a JSON array of rows (arrays)."""
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
@@ -233,10 +228,11 @@ class BatchApplier:
                         None if visitor_id is None else int(visitor_id))
             if guest_uids:
                 for uid, visitor_id, owner in self.tx.all(
-                        "SELECT x.value, v.id, v.visitor_uid FROM (SELECT u.value AS value,"
-                        " (SELECT g.visitor_id FROM guests g WHERE g.app_id = ?"
-                        f" AND g.guest_uid = u.value) AS visitor_id FROM {values}) AS x"
-                        " LEFT JOIN visitors v ON v.id = x.visitor_id",
+                        "SELECT x.value, (SELECT v.id FROM visitors v WHERE v.id = x.visitor_id),"
+                        " (SELECT v.visitor_uid FROM visitors v WHERE v.id = x.visitor_id)"
+                        " FROM (SELECT u.value AS value, (SELECT g.visitor_id FROM guests g"
+                        " WHERE g.app_id = ? AND g.guest_uid = u.value) AS visitor_id"
+                        f" FROM {values}) AS x",
                         (app_id, dumps(guest_uids))):
                     self.by_guest_uid[(app_id, uid)] = (
                         None if visitor_id is None else (int(visitor_id), owner))
@@ -276,10 +272,10 @@ class BatchApplier:
             self.pending.clear()
         if self.touches:
             self._merge_infos()
-            self.tx.send(UPDATE_TOUCHED.format(rows=self.tx.rows(TOUCHED_COLUMNS)), (dumps([
-                (visitor_id, t.count, t.last_seen, t.cart_at,
-                 None if t.info is None else dumps(t.info))
-                for visitor_id, t in sorted(self.touches.items())]),))
+            self.tx.many(UPDATE_TOUCHED, [
+                (t.count, t.last_seen, t.last_seen, t.cart_at,
+                 None if t.info is None else dumps(t.info), visitor_id)
+                for visitor_id, t in sorted(self.touches.items())])
             self.touches.clear()
 
     def _merge_infos(self) -> None:

@@ -57,12 +57,6 @@ class PostgresTx:
         self.cur = cur
         self._queued: list[tuple[str, Sequence[Any]]] = []
 
-    @staticmethod
-    def rows(columns: Sequence[tuple[str, str]]) -> str:
-        picks = ", ".join(f"(r->>{i})::{'bigint' if kind == 'int' else 'text'} AS {name}"
-                          for i, (name, kind) in enumerate(columns))
-        return f"(SELECT {picks} FROM json_array_elements(?::json) AS r) AS t"
-
     def drain(self) -> None:
         """Send the queued statements (their errors raise here)."""
         if not self._queued:
@@ -123,7 +117,9 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self.url = url
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
-                                    kwargs={"autocommit": True}, name="shoptrack-read")
+                                    kwargs={"autocommit": True,
+                                            "application_name": "shoptrack-read"},
+                                    name="shoptrack-read")
         self._pool_lock = threading.Lock()
         self._pool_open = False
         self._writer_conn: psycopg.Connection[Any] | None = None
@@ -162,8 +158,13 @@ class PostgresStore(SqlStore):
         with self._writer_lock:
             try:
                 if self._writer_conn is None or self._writer_conn.closed:
-                    self._writer_conn = psycopg.connect(self.url, autocommit=True,
-                                                        connect_timeout=5)
+                    self._writer_conn = psycopg.connect(
+                        self.url, autocommit=True, connect_timeout=5,
+                        application_name="shoptrack-writer")
+                    # Every statement of the write path has an index to go by; a table
+                    # without statistics yet (a new database, before autovacuum's first
+                    # ANALYZE) must not make the planner scan it whole instead.
+                    self._writer_conn.execute("SET enable_seqscan = off")
                 conn = self._writer_conn
                 with conn.transaction(), conn.cursor() as cur:
                     tx = PostgresTx(cur)
