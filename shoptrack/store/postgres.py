@@ -57,6 +57,12 @@ class PostgresTx:
         self.cur = cur
         self._queued: list[tuple[str, Sequence[Any]]] = []
 
+    @staticmethod
+    def rows(columns: Sequence[tuple[str, str]]) -> str:
+        picks = ", ".join(f"(r->>{i})::{'bigint' if kind == 'int' else 'text'} AS {name}"
+                          for i, (name, kind) in enumerate(columns))
+        return f"(SELECT {picks} FROM json_array_elements(?::json) AS r) AS t"
+
     def drain(self) -> None:
         """Send the queued statements (their errors raise here)."""
         if not self._queued:

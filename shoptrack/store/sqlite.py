@@ -39,6 +39,12 @@ class SQLiteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
+    @staticmethod
+    def rows(columns: Sequence[tuple[str, str]]) -> str:
+        picks = ", ".join(f"json_extract(value, '$[{i}]') AS {name}"
+                          for i, (name, _) in enumerate(columns))
+        return f"(SELECT {picks} FROM json_each(?)) AS t"
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
         return row
