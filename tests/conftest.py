@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,22 +58,37 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_schema_url() -> Iterator[str]:
+def postgres_base_url() -> str:
+    """The server of ``SHOPTRACK_TEST_POSTGRES_URL``: skips without it (fails under CI=true)."""
     base = os.environ.get(PG_ENV)
     if not base:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{PG_ENV} must be set in CI: the PostgreSQL tests may not be skipped")
         pytest.skip(f"{PG_ENV} is not set")
-    schema = "st_" + secrets.token_hex(6)
+    return base
+
+
+@contextmanager
+def migrated_schema(base: str, prefix: str) -> Iterator[str]:
+    """A new schema ``<prefix><random>`` on ``base``, migrated; yields a URL that uses it;
+    dropped afterwards."""
+    schema = prefix + secrets.token_hex(6)
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in base else "?"
     url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    migrate(url)
-    yield url
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    with migrated_schema(postgres_base_url(), "st_") as url:
+        yield url
 
 
 def _empty_postgres(url: str) -> None:

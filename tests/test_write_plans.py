@@ -12,21 +12,18 @@ backends that did the work have exited and so reported their counts).
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
 
 from shoptrack.apps import create_app
-from shoptrack.migrate import migrate
 from shoptrack.privacy import uid_hash
 from shoptrack.protocol import Event, validate_event
 from shoptrack.store.postgres import PostgresStore
+from tests.conftest import migrated_schema, postgres_base_url
 
 pytestmark = pytest.mark.postgres
 
@@ -37,22 +34,9 @@ TABLES = ("visitors", "guests", "events", "orders", "cart_lines", "suppressed_ui
 @pytest.fixture
 def fresh_schema() -> Iterator[tuple[str, str]]:
     """A new schema (base URL, URL that uses it), dropped afterwards."""
-    base = os.environ.get("SHOPTRACK_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("SHOPTRACK_TEST_POSTGRES_URL must be set in CI")
-        pytest.skip("SHOPTRACK_TEST_POSTGRES_URL is not set")
-    schema = "plans_" + secrets.token_hex(6)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    try:
-        migrate(url)
+    base = postgres_base_url()
+    with migrated_schema(base, "plans_") as url:
         yield base, url
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _wait_gone(base: str, pid: int) -> None:

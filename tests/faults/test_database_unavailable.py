@@ -153,14 +153,22 @@ def test_postgres_stopped_then_started(
     assert "database" in reason, reason
 
 
+def _sqlite_server(start_server: Callable[..., LiveServer], tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[str, Probe]:
+    """A server on a new SQLite file (300 ms busy timeout), and a probe whose first event
+    was stored."""
+    monkeypatch.setenv("SHOPTRACK_SQLITE_BUSY_TIMEOUT_MS", "300")
+    url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    server = start_server(url)
+    probe = Probe(server.base_url, f"sqlite-{name}")
+    assert probe.event()[0] == 200
+    return url, probe
+
+
 def test_sqlite_locked_by_another_process(
         start_server: Callable[..., LiveServer], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHOPTRACK_SQLITE_BUSY_TIMEOUT_MS", "300")
-    url = f"sqlite:///{tmp_path / 'locked.db'}"
-    server = start_server(url)
-    probe = Probe(server.base_url, "sqlite-locked")
-    assert probe.event()[0] == 200
+    url, probe = _sqlite_server(start_server, tmp_path, monkeypatch, "locked")
 
     lock = sqlite3.connect(sqlite_path(url), isolation_level=None)
     try:
@@ -183,11 +191,7 @@ def _chattr(flag: str, *paths: Path) -> subprocess.CompletedProcess[str]:
 def test_sqlite_file_made_read_only(
         start_server: Callable[..., LiveServer], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHOPTRACK_SQLITE_BUSY_TIMEOUT_MS", "300")
-    url = f"sqlite:///{tmp_path / 'readonly.db'}"
-    server = start_server(url)
-    probe = Probe(server.base_url, "sqlite-ro")
-    assert probe.event()[0] == 200
+    url, probe = _sqlite_server(start_server, tmp_path, monkeypatch, "ro")
     path = sqlite_path(url)
     # The database and its WAL, where the data goes; not the -shm index, which SQLite
     # maps into memory (a write to an immutable mapping kills the process with SIGBUS,
