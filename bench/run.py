@@ -88,7 +88,7 @@ def ingest_run(plan: Plan, args: argparse.Namespace, workdir: Path) -> dict[str,
         if plan.kind == "shoptrack":
             db = (SQLiteDatabase(workdir, plan.label) if plan.backend == "sqlite"
                   else PostgresDatabase(args.postgres_url, plan.label))
-            db.create_app()
+            db.register_app()
             server = servers.shoptrack(plan.label, db.url, plan.workers, workdir, args.env)
         elif plan.kind == "baseline":
             server = servers.baseline(plan.label, plan.workers, workdir)
@@ -213,7 +213,7 @@ def read_run(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str,
           else PostgresDatabase(args.postgres_url, label))
     out: dict[str, Any] = {"backend": backend, "sizes": {}}
     try:
-        app = db.create_app()
+        app = db.register_app()
         done = 0
         for size in (args.read_events_small, args.read_events):
             started = time.monotonic()

@@ -101,7 +101,7 @@ def _per_event_us(seconds: float, n: int) -> float:
 
 def measure(db: BenchDatabase, bodies: list[bytes], app_id: int) -> dict[str, Any]:
     from shoptrack.protocol import parse_watch, validate_event
-    from shoptrack.store.base import open_store
+    from shoptrack.store import open_store
 
     out: dict[str, Any] = {"events": len(bodies)}
     started = time.process_time()
@@ -185,7 +185,7 @@ def run(backend: str, workdir: Path, postgres_url: str, seed: int = 1) -> dict[s
     db: BenchDatabase = (SQLiteDatabase(workdir, "stages") if backend == "sqlite"
                          else PostgresDatabase(postgres_url, "stages"))
     try:
-        app = db.create_app()
+        app = db.register_app()
         return {"backend": backend, **measure(db, bodies, int(app["id"]))}
     finally:
         db.drop()

@@ -28,7 +28,7 @@ class BenchDatabase:
     backend: str
     url: str
 
-    def create_app(self) -> dict[str, Any]:
+    def register_app(self) -> dict[str, Any]:
         """Migrate and create the benchmark app (``shoptrack apps create``); returns its JSON."""
         out = subprocess.run(
             [str(BIN / "shoptrack"), "apps", "create", "bench", "--app-key", APP_KEY, "--json",

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shoptrack.store.base import App, Store
+from shoptrack.store.contract import App, Store
 
 SECRET_PREFIX = "sts_"
 
@@ -44,12 +44,12 @@ class Credentials:
     api_secret: str
 
 
-def create_app(store: Store, name: str, *, app_key: str | None = None,
+def register_app(store: Store, name: str, *, app_key: str | None = None,
                domains: Sequence[str] = ()) -> Credentials:
     """Create an app; ``app_key`` keeps a key already configured in a shop's Convead plugins."""
     secret = new_secret()
     cleaned = [d.strip().lower() for d in domains if d.strip()]
-    app = store.create_app(name, app_key or new_app_key(), hash_secret(secret), cleaned)
+    app = store.add_app(name, app_key or new_app_key(), hash_secret(secret), cleaned)
     return Credentials(app, secret)
 
 

@@ -20,13 +20,13 @@ from typing import Any
 import click
 
 from shoptrack import rejections
-from shoptrack.apps import Credentials, create_app, rotate_secret
+from shoptrack.apps import Credentials, register_app, rotate_secret
 from shoptrack.config import Settings
 from shoptrack.errors import ShoptrackError
 from shoptrack.logs import log_config
 from shoptrack.migrate import migrate
-from shoptrack.privacy import IP_STORAGE_MODES
-from shoptrack.store.base import App, Store, open_store
+from shoptrack.store import App, Store, open_store
+from shoptrack.store.contract import IP_STORAGE_MODES
 from shoptrack.web.server import PROTOCOL
 from shoptrack.web.server import run as run_server
 
@@ -47,7 +47,8 @@ def _store(database: str | None) -> Store:
 
 def _app_json(app: App, secret: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": app.id, "name": app.name, "app_key": app.app_key,
-                           "domains": list(app.domains), "settings": app.settings}
+                           "domains": list(app.domains),
+                           "settings": app.settings.model_dump(exclude_defaults=True)}
     if secret is not None:
         out["api_secret"] = secret
     return out
@@ -95,7 +96,7 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
     try:
         if not store.list_apps():
             click.echo("No app exists yet: created a demo app.")
-            _print_credentials(create_app(store, "demo"), as_json=False)
+            _print_credentials(register_app(store, "demo"), as_json=False)
     finally:
         store.close()
     # Worker processes read their settings from the environment.
@@ -109,7 +110,7 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
     sys.stdout.flush()
     try:
         run_server(uvicorn.Config(
-            "shoptrack.web.app:create_app_from_env", factory=True,
+            "shoptrack.web.server:serving_app", factory=True,
             host=settings.host, port=settings.port, workers=settings.workers,
             loop="uvloop", http=PROTOCOL, log_config=log_config(settings.log_level),
             log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=20,
@@ -146,7 +147,7 @@ def demo(port: int, server_url: str, app_key: str | None, database: str | None) 
         if app_key is None:
             found = store.list_apps()
             if not found:
-                _print_credentials(creds := create_app(store, "demo"), as_json=False)
+                _print_credentials(creds := register_app(store, "demo"), as_json=False)
                 found = [creds.app]
             app_key = found[0].app_key
     finally:
@@ -208,7 +209,7 @@ def apps_create(name: str, domains: tuple[str, ...], app_key: str | None, as_jso
     """
     store = _store(database)
     try:
-        creds = create_app(store, name, app_key=app_key, domains=domains)
+        creds = register_app(store, name, app_key=app_key, domains=domains)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -274,11 +275,12 @@ def apps_set(app_key: str, domains: tuple[str, ...], any_domain: bool, ip_storag
     store = _store(database)
     try:
         app = _find_app(store, app_key)
-        settings = dict(app.settings)
+        changes: dict[str, Any] = {}
         if ip_storage is not None:
-            settings["ip_storage"] = ip_storage
+            changes["ip_storage"] = ip_storage
         if rate_limit is not None:
-            settings["rate_limit_per_second"] = rate_limit
+            changes["rate_limit_per_second"] = rate_limit or None
+        settings = app.settings.model_validate({**app.settings.model_dump(), **changes})
         new_domains = [] if any_domain else [d.strip().lower() for d in domains] or None
         store.update_app(app.id, domains=new_domains, settings=settings)
         updated = _find_app(store, app_key)
@@ -288,7 +290,7 @@ def apps_set(app_key: str, domains: tuple[str, ...], any_domain: bool, ip_storag
         click.echo(json.dumps(_app_json(updated)))
     else:
         click.echo(f"{updated.app_key}: domains {list(updated.domains) or 'any'}, "
-                   f"settings {updated.settings}")
+                   f"settings {updated.settings.model_dump(exclude_defaults=True)}")
 
 
 @apps.group("events")

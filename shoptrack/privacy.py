@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
-IP_STORAGE_MODES = ("full", "truncate", "none")
-
 
 def uid_hash(app_id: int, uid: str) -> str:
     return hashlib.sha256(f"shoptrack-suppress\x1f{app_id}\x1f{uid}".encode()).hexdigest()

@@ -28,7 +28,13 @@ import orjson
 from pydantic import ValidationError
 
 from shoptrack.errors import BadRequest
-from shoptrack.events import EVENT_TYPES, MAX_ID_LENGTH, MAX_TEXT_LENGTH, MAX_URL_LENGTH, Properties
+from shoptrack.properties import (
+    EVENT_TYPES,
+    MAX_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+    Properties,
+)
 
 MAX_FORM_FIELDS = 50
 MAX_INFO_KEYS = 200

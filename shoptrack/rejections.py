@@ -12,7 +12,7 @@ from __future__ import annotations
 from shoptrack.clock import iso
 from shoptrack.errors import Conflict
 from shoptrack.protocol import Rejection, replay_events
-from shoptrack.store.base import Outcome, Store
+from shoptrack.store.contract import Outcome, Store
 
 
 def replay(store: Store, rejection: Rejection) -> list[Outcome]:

@@ -36,10 +36,10 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from shoptrack.apps import create_app as create_shop_app
+from shoptrack.apps import register_app
 from shoptrack.config import Settings
 from shoptrack.migrate import migrate
-from shoptrack.store.base import Store, open_store
+from shoptrack.store import Store, open_store
 from shoptrack.web.app import create_app
 
 APP_KEY = "APPKEY"
@@ -131,7 +131,7 @@ class AppClient(TestClient):
 def make_client(database_url: str) -> Iterator[Callable[..., AppClient]]:
     """``make_client(**settings)``: the in-process app with setting overrides, app APPKEY."""
     setup = open_store(database_url)
-    creds = create_shop_app(setup, "test shop", app_key=APP_KEY)
+    creds = register_app(setup, "test shop", app_key=APP_KEY)
     setup.close()
     opened: list[AppClient] = []
 

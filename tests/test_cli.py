@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shoptrack.apps import hash_secret
-from shoptrack.store.base import open_store
+from shoptrack.store import open_store
 
 SHOPTRACK = Path(sys.executable).parent / "shoptrack"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from shoptrack.apps import create_app
+from shoptrack.apps import register_app
 from shoptrack.migrate import migrate
 from shoptrack.protocol import Event, validate_event
-from shoptrack.store.base import StoreUnavailable
+from shoptrack.store.contract import StoreUnavailable
 from shoptrack.store.sqlite import SQLiteStore
 
 
@@ -41,7 +41,7 @@ def _store(tmp_path: Path, busy_timeout_ms: int) -> tuple[SQLiteStore, int]:
     url = f"sqlite:///{tmp_path / 'turns.db'}"
     migrate(url)
     store = SQLiteStore(url, busy_timeout_ms=busy_timeout_ms)
-    return store, create_app(store, "turns").app.id
+    return store, register_app(store, "turns").app.id
 
 
 def _event(app_id: int, guest: str) -> Event:

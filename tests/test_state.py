@@ -1,4 +1,4 @@
-"""The state rules (shoptrack.state), each tested on SQLite and PostgreSQL."""
+"""The state rules of docs/state-rules.md, each tested on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from shoptrack.apps import create_app
+from shoptrack.apps import register_app
 from shoptrack.protocol import Event, validate_event
-from shoptrack.store.base import EventQuery, Store
+from shoptrack.store.contract import EventQuery, Store
 
 _clock = itertools.count(1_700_000_000_000, 1000)
 
@@ -19,7 +19,7 @@ class Shop:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.app_id = create_app(store, "state test").app.id
+        self.app_id = register_app(store, "state test").app.id
 
     def event(self, etype: str, *, guest: str | None = None, visitor: str | None = None,
               message_id: str | None = None, info: dict[str, Any] | None = None,

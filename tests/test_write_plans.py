@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from shoptrack.apps import create_app
+from shoptrack.apps import register_app
 from shoptrack.privacy import uid_hash
 from shoptrack.protocol import Event, validate_event
 from shoptrack.store.postgres import PostgresStore
@@ -103,7 +103,7 @@ def test_a_batch_on_a_new_database_scans_no_table_whole(
     base, url = fresh_schema
     store = PostgresStore(url)
     try:
-        app_id = create_app(store, "plans").app.id
+        app_id = register_app(store, "plans").app.id
     finally:
         store.close()
     _seed(base, url, app_id)

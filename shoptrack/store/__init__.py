@@ -1,5 +1,42 @@
-"""Storage: the contract (:mod:`.base`), shared SQL (:mod:`.sql`), and one module a backend."""
+"""The write path and the storage behind it: one package, one file a stage.
 
-from shoptrack.store.base import App, EventQuery, Outcome, Store, StoreUnavailable, open_store
+Where an event goes once the web layer has validated it:
 
-__all__ = ["App", "EventQuery", "Outcome", "Store", "StoreUnavailable", "open_store"]
+* :mod:`.writer`: the group-commit writer thread; handlers await it.
+* :mod:`.batch`: one transaction's batch, applied in arrival order
+  (duplicates, suppression, the event rows, profile counters and info).
+* :mod:`.identity`: which profile an event belongs to (create, link, merge).
+* :mod:`.carts` and :mod:`.orders`: how an event changes a cart or an order.
+* :mod:`.tx`: the cursor the rules see, with ``?`` placeholders on every backend.
+* :mod:`.contract`: the :class:`Store` contract and the values that cross it.
+* :mod:`.sql`: the SQL both backends share (reads, admin, privacy);
+  :mod:`.sqlite` and :mod:`.postgres`: what each backend adds.
+
+The rules themselves are described once, in ``docs/state-rules.md``.
+"""
+
+from shoptrack.store.contract import (
+    App,
+    AppSettings,
+    EventQuery,
+    Outcome,
+    Store,
+    StoreUnavailable,
+    WriteProbe,
+)
+
+__all__ = ["App", "AppSettings", "EventQuery", "Outcome", "Store", "StoreUnavailable",
+           "WriteProbe", "open_store"]
+
+
+def open_store(url: str, *, pool_size: int = 4, busy_timeout_ms: int = 30_000) -> Store:
+    """The backend for ``url``: the only place that decides between them."""
+    from shoptrack.store.urls import backend_of
+
+    if backend_of(url) == "sqlite":
+        from shoptrack.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url, busy_timeout_ms=busy_timeout_ms)
+    from shoptrack.store.postgres import PostgresStore
+
+    return PostgresStore(url, pool_size=pool_size)

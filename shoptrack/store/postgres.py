@@ -23,7 +23,7 @@ import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shoptrack.protocol import Event, Rejection
-from shoptrack.store.base import Outcome, StoreUnavailable, WriteProbe
+from shoptrack.store.contract import Outcome, StoreUnavailable, WriteProbe
 from shoptrack.store.sql import SqlStore
 
 RETRIES = 5
@@ -41,7 +41,7 @@ def lock_key(app_id: int, kind: str, uid: str) -> int:
 
 
 class PostgresTx:
-    """A :class:`shoptrack.state.Tx` over a psycopg cursor (``?`` becomes ``%s``).
+    """A :class:`shoptrack.store.tx.Tx` over a psycopg cursor (``?`` becomes ``%s``).
 
     Statements given to :meth:`send` wait in a queue and go to the server together
     (pipeline mode: one round trip) before the next statement whose result is read,

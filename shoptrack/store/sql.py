@@ -1,8 +1,8 @@
 """What both SQL backends share: the admin queries, the reads, and the batch body.
 
-Backends subclass :class:`SqlStore` and provide connections (``_writer``,
-``_reader``), the transaction around a batch (``_write_transaction``) and
-their placeholder style.  All SQL here uses ``?`` placeholders; parameters
+Backends subclass :class:`SqlStore` and provide the transactions (``_read``,
+``_write``, each yielding a :class:`~shoptrack.store.tx.Tx`) and the locks
+that order concurrent batches (``_lock_uids``).  All SQL here uses ``?`` placeholders; parameters
 are always bound, never formatted into the SQL text.
 """
 
@@ -19,10 +19,11 @@ from shoptrack.clock import iso, now_ms
 from shoptrack.money import UNITS_PER_ONE, format_money, format_quantity
 from shoptrack.privacy import uid_hash
 from shoptrack.protocol import Event, Rejection
-from shoptrack.state import BatchApplier, Tx, dumps
-from shoptrack.store.base import App, EventQuery, Outcome, Store, WriteProbe
+from shoptrack.store.batch import BatchApplier
+from shoptrack.store.contract import App, AppSettings, EventQuery, Outcome, Store, WriteProbe
+from shoptrack.store.tx import Tx, dumps
 
-EVENT_COLUMNS = (
+EVENT_SELECT = (
     "id, type, visitor_uid, guest_uid, visitor_id, properties, visitor_info, attributes,"
     " url, domain, host, path, title, referrer, message_id, received_at, client_ip, user_agent"
 )
@@ -34,7 +35,7 @@ UidKey = tuple[int, str, str]  # (app_id, "v" or "g", uid)
 
 def _app(row: Sequence[Any]) -> App:
     return App(id=row[0], app_key=row[1], name=row[2], domains=tuple(orjson.loads(row[3])),
-               settings=orjson.loads(row[4]), created_at=row[5])
+               settings=AppSettings.model_validate_json(row[4]), created_at=row[5])
 
 
 def _rejection(row: Sequence[Any]) -> Rejection:
@@ -102,7 +103,7 @@ class SqlStore(Store):
         A no-op where transactions are serial already (SQLite's BEGIN IMMEDIATE)."""
 
     # -- admin -------------------------------------------------------------------
-    def create_app(self, name: str, app_key: str, secret_hash: str,
+    def add_app(self, name: str, app_key: str, secret_hash: str,
                    domains: Sequence[str] = ()) -> App:
         with self._write() as tx:
             if tx.one("SELECT 1 FROM apps WHERE app_key = ?", (app_key,)):
@@ -134,12 +135,13 @@ class SqlStore(Store):
             tx.run("UPDATE apps SET secret_hash = ? WHERE id = ?", (secret_hash, app_id))
 
     def update_app(self, app_id: int, *, domains: Sequence[str] | None = None,
-                   settings: dict[str, Any] | None = None) -> None:
+                   settings: AppSettings | None = None) -> None:
         with self._write() as tx:
             if domains is not None:
                 tx.run("UPDATE apps SET domains = ? WHERE id = ?", (dumps(list(domains)), app_id))
             if settings is not None:
-                tx.run("UPDATE apps SET settings = ? WHERE id = ?", (dumps(settings), app_id))
+                tx.run("UPDATE apps SET settings = ? WHERE id = ?",
+                       (settings.model_dump_json(exclude_defaults=True), app_id))
 
     def add_event_key(self, app_id: int, key: str, title: str | None = None) -> None:
         with self._write() as tx:
@@ -233,7 +235,7 @@ class SqlStore(Store):
             visitor_id = self._find_visitor(tx, app_id, uid)
             if visitor_id is None:
                 return None
-            sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE visitor_id = ?"
+            sql = f"SELECT {EVENT_SELECT} FROM events WHERE visitor_id = ?"
             params: list[Any] = [visitor_id]
             if before is not None:
                 sql += " AND id < ?"
@@ -242,7 +244,7 @@ class SqlStore(Store):
         return [_event(r) for r in rows]
 
     def events(self, app_id: int, query: EventQuery) -> list[dict[str, Any]]:
-        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE app_id = ?"
+        sql = f"SELECT {EVENT_SELECT} FROM events WHERE app_id = ?"
         params: list[Any] = [app_id]
         for clause, value in (("type = ?", query.type), ("received_at >= ?", query.since),
                               ("received_at < ?", query.until), ("id < ?", query.before)):

@@ -24,13 +24,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from shoptrack.store.base import StoreUnavailable
+from shoptrack.store.contract import StoreUnavailable
 from shoptrack.store.sql import SqlStore
 from shoptrack.store.urls import sqlite_path
 
 
 class SQLiteTx:
-    """A :class:`shoptrack.state.Tx` over a sqlite3 connection."""
+    """A :class:`shoptrack.store.tx.Tx` over a sqlite3 connection."""
 
     for_update = ""
     values = "json_each(?) AS u"

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shoptrack import rejections
 from shoptrack.errors import NotFound
-from shoptrack.store.base import App, EventQuery
+from shoptrack.store.contract import App, EventQuery
 from shoptrack.web.auth import require_secret
 from shoptrack.web.schemas import EventKey, EventPage, Order, Visitor
 from shoptrack.web.services import services

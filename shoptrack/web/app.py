@@ -2,17 +2,16 @@
 
 It opens the store chosen by the URL (the only place that does), starts the
 writer thread at startup, and on shutdown commits what is queued before
-closing.  Tests call it with their own :class:`~shoptrack.config.Settings`.
+closing.  It is pure: it reads no environment and touches nothing of the
+process (signals, the garbage collector); the server runner
+(:func:`shoptrack.web.server.serving_app`) does that through ``on_start``.
+Tests call it with their own :class:`~shoptrack.config.Settings`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
-import signal
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,9 +23,9 @@ from starlette.types import ASGIApp
 from shoptrack import __version__, metrics
 from shoptrack.config import Settings
 from shoptrack.errors import Unauthorized
-from shoptrack.ingest import Writer
-from shoptrack.store.base import open_store
-from shoptrack.web import api, errors, health, ingest, tracker
+from shoptrack.store import open_store
+from shoptrack.store.writer import Writer
+from shoptrack.web import api, docs, errors, health, ingest, tracker
 from shoptrack.web.fastpath import IngestFastPath
 from shoptrack.web.middleware import RequestContext
 from shoptrack.web.ratelimit import RateLimiter
@@ -42,8 +41,9 @@ class _App(FastAPI):
         return IngestFastPath(super().build_middleware_stack())
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: Settings,
+               on_start: Sequence[Callable[[Services], None]] = ()) -> FastAPI:
+    """The ASGI app for ``settings``; each ``on_start`` hook runs once its services exist."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,12 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc = app.state.services = Services(
             settings, store, writer, AppCache(store, settings.app_cache_seconds),
             RateLimiter(settings.rate_limit_app_per_second, settings.rate_limit_ip_per_second))
-        _drain_on_signals(svc)
-        # Everything loaded so far lives as long as the process: keep the collector off
-        # it, and collect the young generation less often (many short-lived objects
-        # per request, few cycles).
-        gc.freeze()
-        gc.set_threshold(10_000, 20, 20)
+        for hook in on_start:
+            hook(svc)
         try:
             yield
         finally:
@@ -77,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's built-in OpenTelemetry hooks check their providers on every request;
         # shoptrack exports Prometheus metrics instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs is served by shoptrack.web.docs with local assets (FastAPI's loads a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(RequestContext)
@@ -84,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(health.router)
     app.include_router(tracker.router)
+    docs.install(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
@@ -133,30 +133,3 @@ def _declare_errors(schema: dict[str, Any]) -> None:
                 responses.setdefault(status, {"description": description, "content": content})
     for name in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(name, None)
-
-
-def _drain_on_signals(svc: Services) -> None:
-    """On SIGTERM/SIGINT: /health turns 503 at once; the server stops after drain_seconds.
-
-    uvicorn's own handlers (installed before startup) are chained, so after the
-    drain it stops accepting, finishes in-flight requests, and the lifespan
-    shutdown commits what is queued."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # in-process test servers: no signals to take
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(sig)
-
-        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
-            svc.draining = True
-            if callable(previous):
-                # A signal handler may interrupt the loop anywhere: schedule thread-safely.
-                loop.call_soon_threadsafe(loop.call_later, svc.settings.drain_seconds,
-                                          previous, signum, frame)
-
-        signal.signal(sig, handler)
-
-
-def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (each worker process reads its settings from env)."""
-    return create_app(Settings())

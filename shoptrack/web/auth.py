@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shoptrack.apps import hash_secret, secrets_match
 from shoptrack.errors import Unauthorized
-from shoptrack.store.base import App
+from shoptrack.store.contract import App
 from shoptrack.web.services import services
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoptrack.errors import ShoptrackError, Unavailable, error_body
-from shoptrack.store.base import StoreUnavailable
+from shoptrack.store.contract import StoreUnavailable
 from shoptrack.web.responses import JSONBody
 
 log = logging.getLogger("shoptrack.web")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from shoptrack.clock import now_ms
 from shoptrack.errors import ShoptrackError
-from shoptrack.store.base import StoreUnavailable, WriteProbe
+from shoptrack.store.contract import StoreUnavailable, WriteProbe
 from shoptrack.web.responses import JSONBody
 from shoptrack.web.schemas import Health
 from shoptrack.web.services import services

@@ -36,7 +36,7 @@ from shoptrack.protocol import (
     validate_event,
     webhook_event,
 )
-from shoptrack.store.base import App, Outcome
+from shoptrack.store.contract import App, Outcome
 from shoptrack.web import origins
 from shoptrack.web.errors import error_response
 from shoptrack.web.requests import IngestRequest
@@ -151,7 +151,7 @@ def client_ip(request: IngestRequest) -> str | None:
 
 def _kept_ip(request: IngestRequest, app: App) -> str | None:
     """The client IP as the app's ``ip_storage`` setting keeps it."""
-    return stored_ip(client_ip(request), app.settings.get("ip_storage", "full"))
+    return stored_ip(client_ip(request), app.settings.ip_storage)
 
 
 def _user_agent(request: IngestRequest) -> str | None:

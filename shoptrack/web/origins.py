@@ -13,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from shoptrack.errors import Forbidden
-from shoptrack.store.base import App
+from shoptrack.store.contract import App
 
 
 def host_allowed(host: str, domains: tuple[str, ...]) -> bool:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from shoptrack.errors import RateLimited
-from shoptrack.store.base import App
+from shoptrack.store.contract import App
 
 MAX_BUCKETS = 100_000
 
@@ -33,7 +33,7 @@ class RateLimiter:
 
     def check(self, app: App, client_ip: str | None, cost: int = 1) -> None:
         """Take ``cost`` tokens from the app's and the IP's buckets, or raise RateLimited."""
-        app_rate = float(app.settings.get("rate_limit_per_second") or self.app_rate)
+        app_rate = app.settings.rate_limit_per_second or self.app_rate
         if app_rate > 0:
             self._take(("app", app.app_key), app_rate, cost, "app_key")
         if self.ip_rate > 0 and client_ip:

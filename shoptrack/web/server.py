@@ -15,21 +15,32 @@ socket open until every worker has exited, so after SIGTERM new connections
 would wait in the kernel's backlog with nobody to answer.  Ours closes its
 copy first; the workers keep theirs through the drain, then close them, and
 new connections are refused.
+
+**Process** (:func:`serving_app`, the factory each worker process runs): reads
+the settings from the environment, drains on SIGTERM, and tunes the garbage
+collector; none of that belongs in :func:`~shoptrack.web.app.create_app`,
+which tests call freely.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from fastapi import FastAPI
 from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from shoptrack.config import Settings
 from shoptrack.errors import RequestTimeout
+from shoptrack.web.app import create_app
+from shoptrack.web.services import Services
 
 PROTOCOL = "shoptrack.web.server:GuardedHttpToolsProtocol"
 
@@ -42,9 +53,10 @@ def _timeout_answer() -> bytes:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    _settings = Settings()
-    header_timeout = _settings.header_timeout_seconds
-    body_timeout = _settings.body_timeout_seconds
+    # Set from the settings by serving_app(), which uvicorn runs in each worker before
+    # it accepts a connection.
+    header_timeout = 10.0
+    body_timeout = 15.0
     timeout_answer = _timeout_answer()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -111,3 +123,42 @@ def run(config: Config) -> None:
         server.run()
         if not server.started:
             raise SystemExit(3)  # as uvicorn.run does: the app could not start
+
+
+def serving_app() -> FastAPI:
+    """The factory ``shoptrack serve`` gives uvicorn: one worker process's app, its settings
+    from ``SHOPTRACK_*``, with the process-wide parts (signals, the collector) set up."""
+    settings = Settings()
+    GuardedHttpToolsProtocol.header_timeout = settings.header_timeout_seconds
+    GuardedHttpToolsProtocol.body_timeout = settings.body_timeout_seconds
+    return create_app(settings, on_start=[drain_on_signals, tune_collector])
+
+
+def tune_collector(svc: Services) -> None:
+    """Everything loaded so far lives as long as the process: keep the collector off it,
+    and collect the young generation less often (many short-lived objects per request,
+    few cycles)."""
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
+def drain_on_signals(svc: Services) -> None:
+    """On SIGTERM/SIGINT: /health turns 503 at once; the server stops after drain_seconds.
+
+    uvicorn's own handlers (installed before startup) are chained, so after the
+    drain it stops accepting, finishes in-flight requests, and the lifespan
+    shutdown commits what is queued."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a server run in a thread has no signals to take
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            svc.draining = True
+            if callable(previous):
+                # A signal handler may interrupt the loop anywhere: schedule thread-safely.
+                loop.call_soon_threadsafe(loop.call_later, svc.settings.drain_seconds,
+                                          previous, signum, frame)
+
+        signal.signal(sig, handler)

@@ -10,8 +10,8 @@ from starlette.requests import Request
 
 from shoptrack.config import Settings
 from shoptrack.errors import Unavailable
-from shoptrack.ingest import Writer
-from shoptrack.store.base import App, Store, StoreUnavailable
+from shoptrack.store.contract import App, Store, StoreUnavailable
+from shoptrack.store.writer import Writer
 from shoptrack.web.ratelimit import RateLimiter
 from shoptrack.web.requests import IngestRequest
 

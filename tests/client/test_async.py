@@ -49,16 +49,16 @@ class InProcess:
 @asynccontextmanager
 async def running_app(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[InProcess]:
     """The real app (create_app) with app APPKEY, its lifespan running on this loop."""
-    from shoptrack.apps import create_app as create_shop_app
+    from shoptrack.apps import register_app
     from shoptrack.config import Settings
-    from shoptrack.store.base import open_store
+    from shoptrack.store import open_store
     from shoptrack.web.app import create_app
 
     path = tmp_path / "app.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
     store = open_store(url)
-    secret = create_shop_app(store, "test shop", app_key="APPKEY").api_secret
+    secret = register_app(store, "test shop", app_key="APPKEY").api_secret
     store.close()
     app = create_app(Settings(database_url=url, batch_max_wait_ms=0))
     async with app.router.lifespan_context(app):

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from shoptrack.apps import create_app as create_shop_app
+from shoptrack.apps import register_app
 from shoptrack.config import Settings
-from shoptrack.store.base import open_store
+from shoptrack.store import open_store
 from shoptrack.web.app import create_app
 from tests.conftest import APP_KEY, AppClient
 
@@ -57,7 +57,7 @@ def fuzz_dir(tmp_path: Path) -> Iterator[Path]:
 def fuzz_client(fuzz_dir: Path, sqlite_template: Path) -> Iterator[AppClient]:
     url = sqlite_copy(sqlite_template, fuzz_dir)
     setup = open_store(url)
-    creds = create_shop_app(setup, "fuzz shop", app_key=APP_KEY)
+    creds = register_app(setup, "fuzz shop", app_key=APP_KEY)
     setup.close()
     with AppClient(create_app(Settings(database_url=url, batch_max_wait_ms=0))) as client:
         client.secret = creds.api_secret

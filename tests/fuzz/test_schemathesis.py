@@ -34,9 +34,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
 
-from shoptrack.apps import create_app as create_shop_app
+from shoptrack.apps import register_app
 from shoptrack.config import Settings
-from shoptrack.store.base import open_store
+from shoptrack.store import open_store
 from shoptrack.web.app import create_app
 from tests.conftest import APP_KEY, AppClient
 from tests.fuzz.answers import assert_error_shape
@@ -93,7 +93,7 @@ def asgi_app(fuzz_dir: Path, sqlite_template: Path) -> Iterator[tuple[FastAPI, s
     """The real app on a fresh SQLite file with app ``APPKEY``, and its API secret."""
     url = sqlite_copy(sqlite_template, fuzz_dir)
     setup = open_store(url)
-    creds = create_shop_app(setup, "schemathesis shop", app_key=APP_KEY)
+    creds = register_app(setup, "schemathesis shop", app_key=APP_KEY)
     setup.close()
     app = create_app(Settings(database_url=url, batch_max_wait_ms=0))
     try:

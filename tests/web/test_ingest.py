@@ -6,8 +6,8 @@ import gzip
 import json
 from urllib.parse import urlencode
 
-from shoptrack.apps import create_app
-from shoptrack.store.base import open_store
+from shoptrack.apps import register_app
+from shoptrack.store import open_store
 from tests.conftest import AppClient
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -113,7 +113,7 @@ def test_cors_for_allowed_and_refused_origins(database_url: str) -> None:
     from shoptrack.web.app import create_app as create_server
 
     store = open_store(database_url)
-    create_app(store, "strict", app_key="STRICT", domains=["shop.com", "*.shop.org"])
+    register_app(store, "strict", app_key="STRICT", domains=["shop.com", "*.shop.org"])
     store.close()
     data = urlencode({"app_key": "STRICT", "guest_uid": "g",
                       "data": json.dumps({"type": "link"})})

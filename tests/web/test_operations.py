@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from shoptrack.apps import create_app
+from shoptrack.apps import register_app
 from shoptrack.logs import JsonFormatter, request_id
-from shoptrack.store.base import open_store
+from shoptrack.store import open_store
 from tests.conftest import AppClient
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -25,7 +25,7 @@ def body(app_key: str = "APPKEY") -> str:
 def test_rate_limit_per_app_leaves_other_apps_alone(
         make_client: Callable[..., AppClient], database_url: str) -> None:
     store = open_store(database_url)
-    create_app(store, "other", app_key="OTHER")
+    register_app(store, "other", app_key="OTHER")
     store.close()
     client = make_client(rate_limit_app_per_second=5)
     statuses = [client.post("/watch/event", content=body(), headers=FORM).status_code

@@ -76,7 +76,7 @@ def test_replay_after_the_cause_is_gone(client: AppClient) -> None:
 def test_replay_stores_the_event_once(client: AppClient, database_url: str) -> None:
     # A rejection that passes today (kept by an older, stricter version): insert it as kept.
     from shoptrack.protocol import Rejection
-    from shoptrack.store.base import open_store
+    from shoptrack.store import open_store
 
     store = open_store(database_url)
     app = store.app_by_key("APPKEY")

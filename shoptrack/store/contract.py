@@ -1,4 +1,4 @@
-"""The storage contract, and the one place that picks a backend from a URL.
+"""The storage contract: what a backend promises, and the values that cross it.
 
 A :class:`Store` is used by three kinds of caller, and promises each:
 
@@ -20,7 +20,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from shoptrack.protocol import Event, Rejection
 
@@ -29,13 +31,30 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or written right now; try again later."""
 
 
+IpStorage = Literal["full", "truncate", "none"]
+IP_STORAGE_MODES: tuple[IpStorage, ...] = ("full", "truncate", "none")
+
+
+class AppSettings(BaseModel):
+    """An app's own settings (``shoptrack apps set``), stored as one JSON document.
+
+    Keys a newer version wrote and this one does not know are ignored on read."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ip_storage: IpStorage = Field("full", description="How client IPs are kept.")
+    rate_limit_per_second: float | None = Field(
+        None, ge=0, description="Events per second this app may send to one process "
+        "(None or 0: the server's default).")
+
+
 @dataclass(frozen=True, slots=True)
 class App:
     id: int
     app_key: str
     name: str
     domains: tuple[str, ...] = ()
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: AppSettings = field(default_factory=AppSettings)
     created_at: int = 0
 
 
@@ -52,6 +71,12 @@ class Outcome:
 
     status: str = "ok"
     note: str | None = None
+
+
+OK = Outcome()
+DUPLICATE = Outcome("duplicate")
+REJECTED = Outcome("rejected")
+SUPPRESSED = Outcome("suppressed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +107,7 @@ class Store(ABC):
 
     # -- admin -----------------------------------------------------------------
     @abstractmethod
-    def create_app(self, name: str, app_key: str, secret_hash: str,
+    def add_app(self, name: str, app_key: str, secret_hash: str,
                    domains: Sequence[str] = ()) -> App:
         """Raises ValueError when the app key is taken."""
 
@@ -100,8 +125,8 @@ class Store(ABC):
 
     @abstractmethod
     def update_app(self, app_id: int, *, domains: Sequence[str] | None = None,
-                   settings: dict[str, Any] | None = None) -> None:
-        """Replace the app's domain list and/or settings document (None: leave as is)."""
+                   settings: AppSettings | None = None) -> None:
+        """Replace the app's domain list and/or settings (None: leave as is)."""
 
     @abstractmethod
     def add_event_key(self, app_id: int, key: str, title: str | None = None) -> None:
@@ -159,16 +184,3 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-
-def open_store(url: str, *, pool_size: int = 4, busy_timeout_ms: int = 30_000) -> Store:
-    """The backend for ``url``: the only place that decides between them."""
-    from shoptrack.store.urls import backend_of
-
-    if backend_of(url) == "sqlite":
-        from shoptrack.store.sqlite import SQLiteStore
-
-        return SQLiteStore(url, busy_timeout_ms=busy_timeout_ms)
-    from shoptrack.store.postgres import PostgresStore
-
-    return PostgresStore(url, pool_size=pool_size)

@@ -29,7 +29,7 @@ from typing import Any
 from shoptrack import metrics
 from shoptrack.errors import ShoptrackError, Unavailable
 from shoptrack.protocol import Event, Rejection
-from shoptrack.store.base import Outcome, Store, StoreUnavailable, WriteProbe
+from shoptrack.store.contract import Outcome, Store, StoreUnavailable, WriteProbe
 
 log = logging.getLogger("shoptrack.ingest")
 
