@@ -9,7 +9,6 @@ once, when created or rotated.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,11 +20,6 @@ SECRET_PREFIX = "sts_"
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def secrets_match(secret: str, secret_hash: str) -> bool:
-    """Constant-time comparison of a presented secret with a stored hash."""
-    return hmac.compare_digest(hash_secret(secret), secret_hash)
 
 
 def new_app_key() -> str:

@@ -27,6 +27,7 @@ from shoptrack.logs import log_config
 from shoptrack.migrate import migrate
 from shoptrack.store import App, Store, open_store
 from shoptrack.store.contract import IP_STORAGE_MODES
+from shoptrack.store.urls import masked
 from shoptrack.web.server import PROTOCOL
 from shoptrack.web.server import run as run_server
 
@@ -63,6 +64,25 @@ def _print_credentials(creds: Credentials, as_json: bool) -> None:
     click.echo(f"API secret: {creds.api_secret}   (private: shown once, for the read API)")
 
 
+def on_terminal() -> bool:
+    """Whether what this command prints goes to a person's terminal (not a log file, a pipe
+    or a service's journal): only there may it show a secret it did not make on request."""
+    return sys.stdout.isatty()
+
+
+def _announce_first_app(creds: Credentials) -> None:
+    """The app a first start creates by itself.  Its API secret is shown on a terminal only:
+    a server's output usually ends up in a log, and a log must never hold a secret."""
+    click.echo("No app exists yet: created a demo app.")
+    if on_terminal():
+        _print_credentials(creds, as_json=False)
+        return
+    click.echo(f"app:        {creds.app.name}")
+    click.echo(f"app key:    {creds.app.app_key}   (public: goes in the shop's pages)")
+    click.echo("API secret: not shown here (this output is not a terminal); make one with "
+               f"`shoptrack apps rotate-secret {creds.app.app_key}`")
+
+
 def _find_app(store: Store, app_key: str) -> App:
     app = store.app_by_key(app_key)
     if app is None:
@@ -95,8 +115,7 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
     store = open_store(settings.database_url)
     try:
         if not store.list_apps():
-            click.echo("No app exists yet: created a demo app.")
-            _print_credentials(register_app(store, "demo"), as_json=False)
+            _announce_first_app(register_app(store, "demo"))
     finally:
         store.close()
     # Worker processes read their settings from the environment.
@@ -106,7 +125,7 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
         metrics_dir = tempfile.mkdtemp(prefix="shoptrack-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     click.echo(f"shoptrack serving on http://{settings.host}:{settings.port} "
-               f"({settings.workers} worker(s), {settings.database_url})")
+               f"({settings.workers} worker(s), {masked(settings.database_url)})")
     sys.stdout.flush()
     try:
         run_server(uvicorn.Config(
@@ -147,7 +166,7 @@ def demo(port: int, server_url: str, app_key: str | None, database: str | None) 
         if app_key is None:
             found = store.list_apps()
             if not found:
-                _print_credentials(creds := register_app(store, "demo"), as_json=False)
+                _announce_first_app(creds := register_app(store, "demo"))
                 found = [creds.app]
             app_key = found[0].app_key
     finally:
@@ -157,8 +176,10 @@ def demo(port: int, server_url: str, app_key: str | None, database: str | None) 
         httpx.get(server_url + "/health", timeout=1)
     except httpx.HTTPError:
         parts = urlsplit(server_url)
-        args = [sys.argv[0], "serve", "--host", parts.hostname or "127.0.0.1",
-                "--port", str(parts.port or 80)]
+        # The same interpreter and package as this command, however it was started
+        # (the console script, `python -m shoptrack`, a venv's bin/ or not).
+        args = [sys.executable, "-m", "shoptrack", "serve",
+                "--host", parts.hostname or "127.0.0.1", "--port", str(parts.port or 80)]
         if database:
             args += ["--database", database]
         server = subprocess.Popen(args)
@@ -184,7 +205,7 @@ def migrate_command(database: str | None) -> None:
     """Apply the schema migrations (idempotent)."""
     settings = _settings(database)
     migrate(settings.database_url)
-    click.echo(f"schema up to date: {settings.database_url}")
+    click.echo(f"schema up to date: {masked(settings.database_url)}")
 
 
 @main.group()

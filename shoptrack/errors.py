@@ -14,7 +14,6 @@ The tree::
     ├── RequestTimeout    408      request_timeout (a stalled body)
     ├── Conflict          409      already_replayed
     ├── PayloadTooLarge   413      payload_too_large
-    ├── UnsupportedMedia  415      unsupported_media_type
     ├── RateLimited       429      rate_limited (with Retry-After)
     └── Unavailable       503      unavailable (with Retry-After)
 
@@ -91,11 +90,6 @@ class PayloadTooLarge(ShoptrackError):
     default_code = "payload_too_large"
 
 
-class UnsupportedMedia(ShoptrackError):
-    status = 415
-    default_code = "unsupported_media_type"
-
-
 class RateLimited(ShoptrackError):
     status = 429
     default_code = "rate_limited"
@@ -104,6 +98,15 @@ class RateLimited(ShoptrackError):
 class Unavailable(ShoptrackError):
     status = 503
     default_code = "unavailable"
+
+
+DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
+
+
+def database_unavailable() -> Unavailable:
+    """The public answer to a database failure.  It says no more than a client needs: the
+    detail (host, port, user, file) goes to the log, where the caller writes it."""
+    return Unavailable(DATABASE_UNAVAILABLE, retry_after=2)
 
 
 def error_body(code: str, field: str | None, message: str) -> dict[str, Any]:

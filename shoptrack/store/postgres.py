@@ -41,7 +41,7 @@ def lock_key(app_id: int, kind: str, uid: str) -> int:
 
 
 class PostgresTx:
-    """A :class:`shoptrack.store.tx.Tx` over a psycopg cursor (``?`` becomes ``%s``).
+    """A :class:`~shoptrack.store.tx.Tx` over a psycopg cursor (``?`` becomes ``%s``).
 
     Statements given to :meth:`send` wait in a queue and go to the server together
     (pipeline mode: one round trip) before the next statement whose result is read,
@@ -103,10 +103,6 @@ class PostgresTx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         self.drain()
         return self.cur.execute(self._sql(sql), params).rowcount
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.drain()
-        self.cur.executemany(self._sql(sql), rows)
 
     def append_rows(self, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:

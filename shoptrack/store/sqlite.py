@@ -28,9 +28,23 @@ from shoptrack.store.contract import StoreUnavailable
 from shoptrack.store.sql import SqlStore
 from shoptrack.store.urls import sqlite_path
 
+# SQLite's primary result codes that mean "not now" (the lock, the disk, the file),
+# not "this statement is wrong": only these make a 503.  A schema error (no such
+# table, a constraint) is a bug or a broken install: a 500, logged.
+_UNAVAILABLE_CODES = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+})
+
+
+def is_unavailable(exc: sqlite3.Error) -> bool:
+    """Whether the error means the database cannot be used right now (try again later)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _UNAVAILABLE_CODES
+
 
 class SQLiteTx:
-    """A :class:`shoptrack.store.tx.Tx` over a sqlite3 connection."""
+    """A :class:`~shoptrack.store.tx.Tx` over a sqlite3 connection."""
 
     for_update = ""
     values = "json_each(?) AS u"
@@ -54,9 +68,6 @@ class SQLiteTx:
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, params).rowcount
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, rows)
 
     def send(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.conn.execute(sql, params)
@@ -103,6 +114,8 @@ class SQLiteStore(SqlStore):
         try:
             yield SQLiteTx(conn)
         except sqlite3.OperationalError as exc:
+            if not is_unavailable(exc):
+                raise
             raise StoreUnavailable(f"SQLite: {exc}") from exc
 
     def _take_turn(self) -> int | None:
@@ -148,7 +161,7 @@ class SQLiteStore(SqlStore):
                             conn.execute("ROLLBACK")
                         except sqlite3.Error:
                             self._writer_conn = None  # broken: open a fresh one next time
-                    if isinstance(exc, sqlite3.OperationalError):
+                    if isinstance(exc, sqlite3.OperationalError) and is_unavailable(exc):
                         raise StoreUnavailable(f"SQLite: {exc}") from exc
                     raise
             finally:

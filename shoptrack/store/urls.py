@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from shoptrack.errors import BadRequest
@@ -17,7 +18,7 @@ def backend_of(url: str) -> str:
     if url.startswith(POSTGRES_PREFIXES):
         return "postgresql"
     raise BadRequest(
-        f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql://user@host/db",
+        f"unsupported database URL {masked(url)!r}: use sqlite:///path.db or postgresql://user@host/db",
         code="invalid_database_url", field="database_url",
     )
 
@@ -34,3 +35,17 @@ def sqlalchemy_url(url: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
     return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def masked(url: str) -> str:
+    """The URL as it may be printed or logged: a password (``user:secret@``) becomes ``***``;
+    so does a ``password=`` query parameter."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = userinfo.split(":", 1)[0] + ":***@" + hostport
+    tail = re.sub(r"(?i)(password=)[^&]*", r"\1***", tail)
+    return f"{scheme}://{authority}{slash}{tail}"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shoptrack import metrics
-from shoptrack.errors import ShoptrackError, Unavailable
+from shoptrack.errors import ShoptrackError, Unavailable, database_unavailable
 from shoptrack.protocol import Event, Rejection
 from shoptrack.store.contract import Outcome, Store, StoreUnavailable, WriteProbe
 
@@ -69,10 +69,6 @@ class Writer:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="shoptrack-writer", daemon=True)
         self._thread.start()
-
-    def depth(self) -> int:
-        """Events waiting for the next batch."""
-        return self._queue.qsize()
 
     async def submit(self, event: Item) -> Outcome:
         """Hand one event (or a refused request to keep) to the write path; returns once
@@ -142,7 +138,7 @@ class Writer:
             log.warning("batch of %d failed, database unavailable: %s", len(batch), exc)
             metrics.BATCH_FAILURES.labels("unavailable").inc()
             self.stats.last_error = str(exc)
-            error = Unavailable(f"the database is unavailable: {exc}", retry_after=2)
+            error = database_unavailable()
             outcomes = [error] * len(batch)
         except Exception:
             log.exception("batch of %d failed; retrying its events one by one", len(batch))
@@ -162,7 +158,9 @@ class Writer:
         try:
             return self.store.apply_batch([event])[0]
         except StoreUnavailable as exc:
-            return Unavailable(f"the database is unavailable: {exc}", retry_after=2)
+            log.warning("%s could not be stored, database unavailable: %s",
+                        getattr(event, "type", "a rejection"), exc)
+            return database_unavailable()
         except Exception as exc:
             log.exception("%s could not be stored", getattr(event, "type", "a rejection"))
             return ShoptrackError(f"the event could not be stored: {type(exc).__name__}")

@@ -10,6 +10,7 @@ Tests call it with their own :class:`~shoptrack.config.Settings`.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -88,7 +89,8 @@ def create_app(settings: Settings,
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
         token = settings.metrics_token
-        if token and request.headers.get("authorization") != f"Bearer {token}":
+        presented = request.headers.get("authorization", "").encode()
+        if token and not hmac.compare_digest(presented, f"Bearer {token}".encode()):
             raise Unauthorized("send Authorization: Bearer <metrics token>",
                                field="Authorization")
         body, content_type = metrics.render()

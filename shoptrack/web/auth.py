@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from shoptrack.apps import hash_secret, secrets_match
+from shoptrack.apps import hash_secret
 from shoptrack.errors import Unauthorized
 from shoptrack.store.contract import App
 from shoptrack.web.services import services
@@ -20,8 +20,9 @@ async def require_secret(request: Request) -> App:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send Authorization: Bearer <api secret>", field="Authorization")
     token = token.strip()
-    secret_hash = hash_secret(token)
-    app = await run_in_threadpool(services(request).store.app_by_secret_hash, secret_hash)
-    if app is None or not secrets_match(token, secret_hash):
+    # Looked up by the SHA-256 of what was presented: the stored value is never compared
+    # with the secret itself, so the comparison leaks nothing about it.
+    app = await run_in_threadpool(services(request).store.app_by_secret_hash, hash_secret(token))
+    if app is None:
         raise Unauthorized("the API secret is not valid", field="Authorization")
     return app

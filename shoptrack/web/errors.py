@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shoptrack.errors import ShoptrackError, Unavailable, error_body
+from shoptrack.errors import ShoptrackError, database_unavailable, error_body
 from shoptrack.store.contract import StoreUnavailable
 from shoptrack.web.responses import JSONBody
 
@@ -32,7 +32,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailable)
     async def _database(request: Request, exc: StoreUnavailable) -> JSONBody:
-        return error_response(Unavailable(f"the database is unavailable: {exc}", retry_after=2))
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(database_unavailable())
 
     @app.exception_handler(RequestValidationError)
     async def _params(request: Request, exc: RequestValidationError) -> JSONBody:

@@ -1,9 +1,14 @@
 """``GET /health`` for load balancers: 200 when the database answers and takes writes,
-503 and why otherwise (or while the process is draining after SIGTERM)."""
+503 and why otherwise (or while the process is draining after SIGTERM).
+
+The answer is public: its ``reason`` names what failed (no answer, a failed
+write, shutting down), never the database's own error text (host, port, user,
+file); that goes to the log."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +22,7 @@ from shoptrack.web.schemas import Health
 from shoptrack.web.services import services
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("shoptrack.web")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -29,8 +35,11 @@ async def health(request: Request) -> Response:
     else:
         try:
             await asyncio.wait_for(run_in_threadpool(svc.store.ping), timeout=5)
-        except (StoreUnavailable, TimeoutError) as exc:
-            reason = f"database unavailable: {str(exc) or 'no answer within 5 s'}"
+        except StoreUnavailable as exc:
+            log.warning("health check: database unavailable: %s", exc)
+            reason = "database unavailable"
+        except TimeoutError:
+            reason = "database unavailable: no answer within 5 s"
         else:
             if svc.writer.stats.last_error:
                 # The last batch failed: only a real commit shows that writes work again
@@ -39,8 +48,8 @@ async def health(request: Request) -> Response:
                     await asyncio.wait_for(svc.writer.submit(WriteProbe(now_ms())), timeout=5)
                 except (ShoptrackError, TimeoutError):
                     pass
-            last_error = svc.writer.stats.last_error
-            reason = f"last write failed: {last_error}" if last_error else None
+            reason = "database unavailable: the last write failed" if (
+                svc.writer.stats.last_error) else None
     if reason:
         return JSONBody({"status": "unavailable", "database": backend, "reason": reason},
                         status_code=503, headers={"Retry-After": "2"})

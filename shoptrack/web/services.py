@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -9,11 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from shoptrack.config import Settings
-from shoptrack.errors import Unavailable
+from shoptrack.errors import database_unavailable
 from shoptrack.store.contract import App, Store, StoreUnavailable
 from shoptrack.store.writer import Writer
 from shoptrack.web.ratelimit import RateLimiter
 from shoptrack.web.requests import IngestRequest
+
+log = logging.getLogger("shoptrack.web")
 
 
 @dataclass
@@ -34,7 +37,8 @@ class AppCache:
         try:
             app = await run_in_threadpool(self.store.app_by_key, app_key)
         except StoreUnavailable as exc:
-            raise Unavailable(f"the database is unavailable: {exc}", retry_after=2) from exc
+            log.warning("app look-up failed, database unavailable: %s", exc)
+            raise database_unavailable() from exc
         if len(self._entries) > 10_000:
             self._entries.clear()  # bounded: junk keys from the internet cannot grow it forever
         self._entries[app_key] = (app, now + self.ttl)
