@@ -123,12 +123,17 @@ _READ_ERRORS = {"400": "invalid parameter", "401": "missing or wrong API secret"
 def _declare_errors(schema: dict[str, Any]) -> None:
     """Document the answers the read API really gives: our error shape with 400, 401, 404
     and 503, not FastAPI's default 422 (parameter errors are answered 400)."""
-    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+    # The read API's credential, so that /docs offers "Authorize" with the API secret.
+    components["securitySchemes"] = {"apiSecret": {
+        "type": "http", "scheme": "bearer", "description": "the app's API secret (sts_...)"}}
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in schema["paths"].items():
         if not path.startswith("/api/"):
             continue
         for operation in operations.values():
+            operation["security"] = [{"apiSecret": []}]
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             for status, description in _READ_ERRORS.items():
