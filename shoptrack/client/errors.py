@@ -9,13 +9,16 @@ The tree::
     ├── TrackerClosed           the tracker was shut down before this call
     ├── QueueFull               background queue full: the event was dropped
     ├── DeliveryError           the server could not be reached, or kept answering
-    │                           429/5xx, and the retries ran out (``status`` is
-    │                           the last HTTP status, None for a network error)
+    │                           429/5xx (or refusing an event ``unavailable`` /
+    │                           ``rate_limited``), and the retries ran out
+    │                           (``status`` is the last HTTP status, None for a
+    │                           network error)
     └── Rejected                the server answered with a final error
         │                       (``status``, ``code``, ``field``, ``message``)
         ├── RequestRejected     the whole request: 401/403 unknown_app_key,
         │                       413 payload_too_large, 400 invalid_json, ...
-        └── EventRejected       one event of a batch (the others went through)
+        └── EventRejected       one event of a batch, for good (the others went
+                                through)
 
 In sync mode the tracking call raises these.  In background mode a call
 raises only :class:`InvalidEvent`; everything else is handed to the
@@ -56,8 +59,11 @@ class QueueFull(ShoptrackError):
 class DeliveryError(ShoptrackError):
     """The events could not be delivered: network errors, 429 or 5xx, retries exhausted.
 
-    ``status`` is the last HTTP status seen, or None when the last attempt
-    failed before any answer; ``attempts`` is how many requests were made.
+    Also for events a 200 answer kept refusing one by one with a code that
+    means "not now" (``unavailable``, ``rate_limited``): ``status`` is then 200
+    and the message names the code.  ``status`` is the last HTTP status seen,
+    or None when the last attempt failed before any answer; ``attempts`` is
+    how many requests carried these events.
     """
 
     def __init__(
@@ -104,7 +110,11 @@ class RequestRejected(Rejected):
 
 
 class EventRejected(Rejected):
-    """The server refused one event of a batch; ``event_type`` names its type."""
+    """The server refused one event of a batch for good; ``event_type`` names its type.
+
+    Not for the per-event ``unavailable`` and ``rate_limited``: those events
+    are sent again (and end in a DeliveryError if the retries run out).
+    """
 
     def __init__(
         self,

@@ -1,6 +1,8 @@
 """When to try a request again, and how long to wait first.
 
-Retried: network errors, 408, 429 and 5xx.  Every event carries a
+Retried: network errors, 408, 429 and 5xx, and the events of a 200 answer
+refused with a per-event ``unavailable`` or ``rate_limited`` (those alone,
+within the same budget).  Every event carries a
 ``message_id`` and the server stores a repeated one once, so a retry after an
 answer that was lost on the way back never double-counts.
 

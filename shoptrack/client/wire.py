@@ -8,11 +8,17 @@ Answer, and what it means here (:func:`interpret`):
 
 ======================  =============================================
 200 ``{"results": [..]}``  :class:`Delivered`; each ``{"status": "error",
-                        "error": {...}}`` becomes an EventRejected (final)
+                        "error": {...}}`` becomes an EventRejected (final),
+                        except the codes of :data:`RETRYABLE_EVENT_CODES`:
+                        those events are to be sent again (``resend``)
 408, 429, 5xx           :class:`Retry`, after ``Retry-After`` if given
 413                     :class:`TooLarge`: send the halves separately
 other 4xx (and 1xx/3xx) :class:`Refused`: final for the whole batch
 ======================  =============================================
+
+A 200 can carry per-event ``unavailable`` errors next to stored events: the
+server commits a batch's events in several transactions when they span its
+writer's batches, and a database that fails in between fails only some.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ GZIP_THRESHOLD = 8 * 1024
 """Bodies larger than this are gzipped."""
 ENVELOPE_BYTES = 256
 """Room kept in MAX_BATCH_BYTES for ``{"app_key":...,"events":[...]}`` itself."""
+RETRYABLE_EVENT_CODES = frozenset({"unavailable", "rate_limited"})
+"""Per-event error codes that mean "not now" rather than "never" (the server's 503 and 429
+codes, for one event): such events are sent again, with the same ``message_id``."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,17 @@ def encode_batch(app_key: str, batch: Sequence[EncodedEvent]) -> Body:
 
 @dataclass(frozen=True)
 class Delivered:
-    """The batch was accepted; ``failures`` are the events refused one by one."""
+    """The batch was accepted.
+
+    ``failures`` are the events refused one by one, for good; ``resend`` the
+    events refused for now (a code of :data:`RETRYABLE_EVENT_CODES`), to send
+    again after ``retry`` (set exactly when ``resend`` is not empty).  The
+    other events were stored (or had been already).
+    """
 
     failures: list[EventRejected] = field(default_factory=list)
+    resend: list[EncodedEvent] = field(default_factory=list)
+    retry: Retry | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +126,7 @@ def interpret(
 ) -> Outcome:
     """What an answer to ``batch`` means (see the module docstring)."""
     if 200 <= status < 300:
-        return Delivered(_event_failures(content, batch))
+        return _delivered(status, parse_retry_after(retry_after), content, batch)
     if status in (408, 429) or status >= 500:
         code, _, message = _error_fields(content)
         return Retry(f"HTTP {status} {code}: {message}", status, parse_retry_after(retry_after))
@@ -129,30 +146,44 @@ def network_failure(exc: Exception) -> Retry:
     return Retry(f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
-def _event_failures(content: bytes, batch: Sequence[EncodedEvent]) -> list[EventRejected]:
-    """The per-event errors of a 200 answer; an answer without results means all ok."""
+def _delivered(
+    status: int, retry_after: float | None, content: bytes, batch: Sequence[EncodedEvent]
+) -> Delivered:
+    """A 200 answer: the events refused for good, and those to send again (an answer
+    without results means all ok)."""
     try:
         results = json.loads(content).get("results")
     except (ValueError, AttributeError):
-        return []
+        return Delivered()
     if not isinstance(results, list):
-        return []
+        return Delivered()
     failures = []
+    resend = []
+    reason = ""
     for event, result in zip(batch, results, strict=False):
         if not isinstance(result, dict) or result.get("status") != "error":
             continue
         error = result.get("error")
         error = error if isinstance(error, dict) else {}
+        code = str(error.get("code") or "error")
+        message = str(error.get("message") or "the server refused the event")
+        if code in RETRYABLE_EVENT_CODES:
+            resend.append(event)
+            reason = reason or f"{code}: {message}"
+            continue
         failures.append(
             EventRejected(
-                str(error.get("message") or "the server refused the event"),
+                message,
                 message_ids=[event.message_id],
-                code=str(error.get("code") or "error"),
+                code=code,
                 field=_optional_str(error.get("field")),
                 event_type=event.type,
             )
         )
-    return failures
+    if not resend:
+        return Delivered(failures)
+    why = f"HTTP {status}, {len(resend)} event(s) refused for now, {reason}"
+    return Delivered(failures, resend, Retry(why, status, retry_after))
 
 
 def _error_fields(content: bytes) -> tuple[str, str | None, str]:

@@ -53,6 +53,27 @@ def test_per_event_results() -> None:
         "invalid_number", "properties.qnt", "qnt must be a number", ("m2",), "custom")
 
 
+def test_per_event_errors_that_mean_not_now_are_to_be_resent() -> None:
+    answer = {"results": [
+        {"status": "error", "error": {"code": "unavailable", "field": None,
+                                      "message": "the database is unavailable"}},
+        {"status": "ok"},
+        {"status": "error", "error": {"code": "rate_limited", "field": None,
+                                      "message": "slow down"}}]}
+    outcome = interpret(200, "2", json.dumps(answer).encode(), BATCH)
+    assert isinstance(outcome, Delivered)
+    assert outcome.failures == []
+    assert [event.message_id for event in outcome.resend] == ["m0", "m2"]
+    assert outcome.retry is not None
+    assert (outcome.retry.status, outcome.retry.retry_after) == (200, 2.0)
+    assert "unavailable: the database is unavailable" in outcome.retry.reason
+    error = outcome.retry.give_up(outcome.resend, 3)
+    assert isinstance(error, DeliveryError)
+    assert (error.message_ids, error.attempts) == (("m0", "m2"), 3)
+    assert interpret(200, None, json.dumps({"results": [{"status": "ok"}] * 3}).encode(),
+                     BATCH) == Delivered()
+
+
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
 def test_retryable_statuses(status: int) -> None:
     outcome = interpret(status, "3", b"", BATCH)
