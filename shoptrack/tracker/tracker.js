@@ -25,10 +25,13 @@
  * guest cookie made). A 'login' event's properties.visitor_uid becomes the
  * page's visitor_uid.
  *
- * Delivery: one request at a time, in order, since cart events depend on
- * order. A send that fails (network error, 5xx, 429) is kept with the rest
- * in localStorage and retried with backoff, on the next page and on
- * `online`. A 4xx is dropped: retrying cannot make the server accept it.
+ * Delivery: every event gets a random message_id when it is made, kept
+ * through every retry, so the server stores it once however often it
+ * arrives. Events wait in a localStorage outbox shared by the shop's tabs
+ * until the server has answered; one request at a time, oldest first, since
+ * cart events depend on order. A send that fails (network error, 408, 429,
+ * 5xx) is retried with backoff, on the next page and on `online`. Another
+ * 4xx is dropped: retrying cannot make the server accept it.
  */
 // The try, and safe() below for what runs later: no error of ours ever
 // reaches the page.
@@ -39,6 +42,8 @@ try {
   var GUEST = P + 'guest_uid';
   var OFF = P + 'track_disable';
   var OUTBOX = P + 'outbox';
+  var ENTRY = OUTBOX + '_';
+  var FAILS = P + 'failures';
   var MAX_OUTBOX = 100;
   var YEAR = 31536000;
   var FILE = /\.(pdf|zip|rar|7z|gz|tgz|tar|bz2|xz|docx?|xlsx?|pptx?|csv|txt|rtf|odt|ods|odp|epub|mp3|wav|mp4|mov|avi|mkv|dmg|exe|msi|apk|iso)$/i;
@@ -113,12 +118,25 @@ try {
     if (!maxAge) d.cookie = c;
   }
 
-  // localStorage may be missing or throw (privacy modes): then do without.
+  // localStorage may be missing, full or throw (privacy modes): then this
+  // page keeps in memory what it could not write. Saving null removes.
+  var mem = {};
   function load(key) {
-    try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
+    var v;
+    try { v = JSON.parse(localStorage.getItem(key)); } catch (e) { /* blocked */ }
+    return v == null ? mem[key] : v;
   }
   function save(key, value) {
-    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* full or blocked */ }
+    mem[key] = value;
+    try {
+      if (value == null) localStorage.removeItem(key);
+      else localStorage.setItem(key, JSON.stringify(value));
+      delete mem[key];
+    } catch (e) { /* full or blocked */ }
+  }
+
+  function hex() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), function (b) { return (b + 256).toString(16).slice(1); }).join('');
   }
 
   // ---- Identity ----
@@ -129,11 +147,7 @@ try {
   // first call on a page renews the cookie for another year.
   function guestUid() {
     var uid = settings().guest_uid || cookie(GUEST) || load(GUEST);
-    if (!uid) {
-      var bytes = crypto.getRandomValues(new Uint8Array(16));
-      uid = Array.from(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
-    }
-    uid = String(uid);
+    uid = String(uid || hex());
     if (uid != guestSaved) {
       setCookie(GUEST, uid, YEAR);
       save(GUEST, uid);
@@ -167,7 +181,9 @@ try {
       referrer: referrer,
       properties: obj(properties),
       visitor_info: Object.assign({}, obj(s.visitor_info), obj(visitorInfo)),
-      attributes: obj(attributes)
+      attributes: obj(attributes),
+      // randomUUID exists on secure (https) pages only.
+      message_id: crypto.randomUUID ? crypto.randomUUID() : hex()
     };
     var form = { app_key: key };
     if (visitor) form.visitor_uid = visitor;
@@ -176,59 +192,74 @@ try {
     log('event', type, event);
     // A click that leaves the page: sendBeacon outlives it.
     if (!(leaving && !failures && navigator.sendBeacon && beacon(form))) {
-      queue.push(form);
+      add(form, event.message_id);
       pump();
     }
     if (typeof s.onevent == 'function') safe(s.onevent)(type, event.properties, event.visitor_info, event.attributes);
   }
 
   // ---- Delivery ----
-  // queue: this page's unsent events, in order; sending: the one in flight.
-  // The outbox in localStorage ({q: events, n: failures in a row}) holds
-  // what failed, on this page or earlier ones.
+  // The outbox holds every event not yet answered, from this page, earlier
+  // ones and other tabs, each under its own key in localStorage
+  // (convead_outbox_<message_id>: {t: when made, f: the form}). So no tab
+  // ever rewrites (and loses) what another one added: a tab writes only its
+  // new events and removes only those it has sent. One tab at a time sends
+  // (under a Web Lock where the browser has them), oldest first; without
+  // locks two tabs may send the same event, which is then stored once.
 
-  var queue = [];
-  var sending = null;
-  var failures = (load(OUTBOX) || {}).n || 0;
+  var busy;      // this page is sending (or waiting for the lock)
+  var inflight;  // the outbox key of this page's request in flight
+  var failures = load(FAILS) || 0;
   var retryAt = 0;
   var retryTimer;
+  var made = 0;
 
   function outbox() {
-    var o = load(OUTBOX);
-    return o && Array.isArray(o.q) ? o : { q: [], n: 0 };
+    var keys = Object.keys(mem), q = [];
+    try { keys = keys.concat(Object.keys(localStorage)); } catch (e) { /* blocked */ }
+    keys.forEach(function (k, i) {
+      var e = !k.indexOf(ENTRY) && keys.indexOf(k) == i && load(k);
+      if (e && e.f) q.push((e.k = k, e));
+    });
+    return q.sort(function (a, b) { return a.t - b.t; });
   }
 
-  // Moves the queue to the outbox (oldest events dropped past the bound).
-  function stash() {
-    var o = outbox();
-    save(OUTBOX, { q: o.q.concat(queue).slice(-MAX_OUTBOX), n: failures });
-    queue = [];
+  // Adds an event (the oldest dropped past the bound).
+  function add(form, id) {
+    var q = outbox();
+    while (q.length >= MAX_OUTBOX) save(q.shift().k, null);
+    // Ordered even when several are made in one millisecond.
+    save(ENTRY + id, { t: made = Math.max(Date.now(), made + 1e-3), f: form });
   }
 
-  // Sends the queue, outbox first, one request at a time.
   var pump = safe(function () {
-    if (sending || disabled()) return;
-    if (Date.now() < retryAt) return stash();
-    var o = outbox();
-    if (o.q.length) {
-      queue = o.q.concat(queue);
-      save(OUTBOX, { q: [], n: failures });
-    }
-    var form = sending = queue.shift();
-    if (!form) return;
-    post(form).then(safe(function (ok) {
-      sending = null;
+    if (busy || disabled() || Date.now() < retryAt) return;
+    busy = 1;
+    var locks = navigator.locks;
+    // No lock to be had (an opaque origin): send anyway.
+    if (locks) locks.request(OUTBOX, drain).catch(drain);
+    else drain();
+  });
+
+  // Sends the oldest event of the outbox, then the next, until it is empty
+  // or a send fails. The lock is held until the promise returned settles.
+  var drain = safe(function () {
+    var e = !disabled() && outbox()[0];
+    if (!e) return busy = 0;
+    inflight = e.k;
+    return post(e.f).then(safe(function (ok) {
+      inflight = 0;
       if (ok) {
-        if (failures) save(OUTBOX, { q: outbox().q, n: failures = 0 });
-      } else {
-        queue.unshift(form);
-        failures++;
-        var delay = Math.min(1000 * Math.pow(2, failures), 300000);
-        retryAt = Date.now() + delay;
-        clearTimeout(retryTimer);
-        retryTimer = setTimeout(pump, delay);
+        save(e.k, null);
+        if (failures) save(FAILS, failures = 0);
+        return drain();
       }
-      pump();
+      busy = 0;
+      save(FAILS, ++failures);
+      var delay = Math.min(1000 * Math.pow(2, failures), 300000);
+      retryAt = Date.now() + delay;
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(pump, delay);
     }));
   });
 
@@ -244,15 +275,18 @@ try {
       // Browsers cap keepalive bodies at 64 KB in flight.
       keepalive: String(b).length < 60000,
       mode: 'cors',
-      credentials: 'omit'
+      credentials: 'omit',
+      // A hung request would keep every tab waiting.
+      signal: AbortSignal.timeout && AbortSignal.timeout(30000)
     }).then(function (r) {
       log('sent', r.status);
-      return r.status < 500 && r.status != 429;
+      return r.status < 500 && r.status != 429 && r.status != 408;
     }, function (e) {
       log('send failed', e);
       // Leaving the page also rejects its keepalive fetch, though the
       // request goes on and arrives. So decide a moment later: a page
-      // being left runs no more timers, and the event is not sent twice.
+      // being left runs no more timers, and counts no failure. (The event
+      // stays in the outbox: the next page sends it again, stored once.)
       return new Promise(function (resolve) { setTimeout(resolve, 50, false); });
     });
   }
@@ -261,13 +295,15 @@ try {
 
   // The page is being hidden or left: what is still queued goes by
   // sendBeacon, which outlives the page. The request in flight is a
-  // keepalive fetch and also goes on. While the server is failing, the
-  // queue waits in the outbox instead, since a beacon's fate is unknown.
+  // keepalive fetch and also goes on (and stays in the outbox, in case).
+  // While the server is failing, the queue waits in the outbox instead,
+  // since a beacon's fate is unknown.
   function leave() {
     checkUrl();
-    if (disabled()) return;
-    while (queue.length && !failures && navigator.sendBeacon && beacon(queue[0])) queue.shift();
-    stash();
+    if (disabled() || failures || !navigator.sendBeacon) return;
+    outbox().every(function (e) {
+      return e.k == inflight || (beacon(e.f) && !save(e.k, null));
+    });
   }
 
   // ---- Automatic events ----
@@ -325,8 +361,7 @@ try {
     } else if (command == 'tracking' || command == 'track') {
       if (a == 'disable') {
         setCookie(OFF, '1', 10 * YEAR);
-        queue = [];
-        save(OUTBOX, null);
+        outbox().forEach(function (e) { save(e.k, null); });
       } else if (a == 'enable') {
         setCookie(OFF, '', 0);
         pump();
@@ -342,6 +377,10 @@ try {
     w.convead = api;
     var s = settings();
     if (!appKey()) console.warn('[convead] no app_key: set ConveadSettings.app_key');
+    // What an older tracker left queued: one list, without message_ids.
+    var old = load(OUTBOX);
+    save(OUTBOX, null);
+    if (old && Array.isArray(old.q)) old.q.forEach(function (f) { add(f, hex()); });
     if (typeof s.onload == 'function') safe(s.onload)();
     if (!s.disable_auto_event_link) track('link');
     ((stub && stub.q) || []).forEach(function (args) { api.apply(null, args); });

@@ -151,8 +151,8 @@ def of_type(events: list[Event], type_: str) -> list[Event]:
     return [e for e in events if e["type"] == type_]
 
 
-# How many events wait in the tracker's localStorage outbox.
-OUTBOX_LENGTH = "((JSON.parse(localStorage.getItem('convead_outbox')) || {}).q || []).length"
+# How many events wait in the tracker's localStorage outbox (a key each).
+OUTBOX_LENGTH = "Object.keys(localStorage).filter(k => k.startsWith('convead_outbox_')).length"
 
 
 def test_link_on_open_with_page_context_and_a_stable_guest_uid(
