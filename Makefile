@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup run test lint typecheck browser bench bench-quick bench-quick-deps demo clean
+.PHONY: setup run test test-fast lint typecheck browser bench bench-quick bench-quick-deps demo clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: setup browser
 	$(BIN)/ruff check shoptrack tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+## test-fast: the inner loop: ruff, mypy, then pytest without the browser and fault tests (tests/faults), a tenth of the hypothesis examples (profile "fast")
+test-fast: setup
+	$(BIN)/ruff check shoptrack tests
+	$(BIN)/mypy
+	SHOPTRACK_FAST=1 $(BIN)/python -m pytest -m "not browser" --ignore=tests/faults $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check shoptrack tests

@@ -18,15 +18,20 @@ import tempfile
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from shoptrack import rejections
 from shoptrack.apps import Credentials, register_app, rotate_secret
+from shoptrack.cli_data import COMMANDS as DATA_COMMANDS
+from shoptrack.cli_reports import DURATION, reports
+from shoptrack.cli_triggers import triggers
+from shoptrack.cli_users import announce_first_owner, users
 from shoptrack.config import Settings
 from shoptrack.errors import ShoptrackError
 from shoptrack.logs import log_config
 from shoptrack.migrate import migrate
 from shoptrack.store import App, Store, open_store
-from shoptrack.store.contract import IP_STORAGE_MODES
+from shoptrack.store.contract import IP_STORAGE_MODES, ORDER_UPDATE_MODES
 from shoptrack.store.urls import masked
 from shoptrack.web.server import PROTOCOL
 from shoptrack.web.server import run as run_server
@@ -96,6 +101,13 @@ def main() -> None:
     """shoptrack: Convead-compatible e-commerce event tracking."""
 
 
+main.add_command(users)
+main.add_command(reports)
+main.add_command(triggers)
+for _command in DATA_COMMANDS:
+    main.add_command(_command)
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
@@ -116,6 +128,7 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
     try:
         if not store.list_apps():
             _announce_first_app(register_app(store, "demo"))
+        announce_first_owner(store, show_password=on_terminal())
     finally:
         store.close()
     # Worker processes read their settings from the environment.
@@ -283,15 +296,33 @@ def apps_rotate_secret(app_key: str, as_json: bool, database: str | None) -> Non
               help="Keep client IPs in full, truncated (IPv4 /24, IPv6 /48), or not at all.")
 @click.option("--rate-limit", type=float, default=None,
               help="Events per second this app may send to one process (0: the server default).")
+@click.option("--order-updates", type=click.Choice(ORDER_UPDATE_MODES),
+              help="Who may change orders: any request with the app key; only servers (no "
+              "browser Origin, no GET; the default); or servers with the API secret "
+              "(Authorization: Bearer).")
+@click.option("--timezone", "timezone", default=None,
+              help="IANA time zone the reports' days follow (default UTC).")
+@click.option("--currency", default=None, help="ISO 4217 code shown with money (default USD).")
+@click.option("--abandon-after", type=DURATION, default=None,
+              help="How long a cart stays unchanged before it is abandoned: 90s, 30m, 4h, 1d.")
+@click.option("--visit-gap", type=DURATION, default=None,
+              help="A pause this long ends a visit (default 30m).")
+@click.option("--retention-days", type=click.IntRange(min=0), default=None,
+              help="Delete raw events older than this many days (0: keep forever, the "
+              "default); visitors, carts, orders and reports stay.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--database", default=None, help=DATABASE_HELP)
 def apps_set(app_key: str, domains: tuple[str, ...], any_domain: bool, ip_storage: str | None,
-             rate_limit: float | None, as_json: bool, database: str | None) -> None:
+             rate_limit: float | None, order_updates: str | None, timezone: str | None,
+             currency: str | None, abandon_after: int | None, visit_gap: int | None,
+             retention_days: int | None, as_json: bool, database: str | None) -> None:
     """Change an app's domains and settings.
 
     \b
     Example:
         shoptrack apps set APPKEY --domain shop.com --domain '*.shop.com' --ip-storage truncate
+        shoptrack apps set APPKEY --order-updates signed
+        shoptrack apps set APPKEY --timezone Europe/Moscow --currency RUB --abandon-after 30m
     """
     store = _store(database)
     try:
@@ -301,7 +332,21 @@ def apps_set(app_key: str, domains: tuple[str, ...], any_domain: bool, ip_storag
             changes["ip_storage"] = ip_storage
         if rate_limit is not None:
             changes["rate_limit_per_second"] = rate_limit or None
-        settings = app.settings.model_validate({**app.settings.model_dump(), **changes})
+        if order_updates is not None:
+            changes["order_updates"] = order_updates
+        if retention_days is not None:
+            changes["retention_days"] = retention_days or None
+        for name, value in (("timezone", timezone), ("abandon_after", abandon_after),
+                            ("visit_gap", visit_gap),
+                            ("currency", None if currency is None else currency.upper())):
+            if value is not None:
+                changes[name] = value
+        try:
+            settings = app.settings.model_validate({**app.settings.model_dump(), **changes})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise click.BadParameter(first["msg"], param_hint="--" + "-".join(
+                str(p) for p in first["loc"]).replace("_", "-")) from None
         new_domains = [] if any_domain else [d.strip().lower() for d in domains] or None
         store.update_app(app.id, domains=new_domains, settings=settings)
         updated = _find_app(store, app_key)

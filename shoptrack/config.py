@@ -71,5 +71,36 @@ class Settings(BaseSettings):
     rate_limit_ip_per_second: float = Field(
         0.0, ge=0, description="Requests per second one client IP may make to one process "
         "(0: no limit).")
+    rejected_max_per_app: int = Field(
+        10_000, ge=0, description="Most refused requests kept per app; past it the app's "
+        "oldest are deleted, down to 90% of it (0: no limit).")
+    rejected_max_age_days: float = Field(
+        30.0, ge=0, description="Refused requests received longer ago than this are deleted "
+        "(0: kept until the count limit removes them).")
+    retention_interval_seconds: float = Field(
+        3600.0, ge=0, description="How often each server process looks for events past an "
+        "app's `retention_days` and deletes them (0: never; run `shoptrack retention run` "
+        "from cron instead).")
     metrics_token: str | None = Field(
         None, description="When set, `GET /metrics` needs `Authorization: Bearer <token>`.")
+    # Triggers (docs/triggers.md).
+    public_url: str | None = Field(
+        None, description="The address people and shops reach this server at, for the links "
+        "in trigger e-mails (unsubscribe, clicks); default `http://<host>:<port>`.")
+    trigger_interval_seconds: float = Field(
+        1.0, ge=0, description="How often each server process looks for due trigger firings "
+        "and deliveries (0: never).")
+    trigger_retry_schedule: str = Field(
+        "0,5,300,1800,7200,18000,36000,36000",
+        description="Seconds before each webhook or e-mail attempt, comma-separated (the "
+        "Standard Webhooks schedule; +-10% jitter); after the last a delivery is dead.")
+    trigger_timeout_seconds: float = Field(
+        10.0, gt=0, description="A webhook receiver or SMTP server must answer within this.")
+    trigger_lease_seconds: float = Field(
+        60.0, gt=0, description="How long a process holds a claimed firing or delivery; "
+        "another takes it over after this if the process died.")
+    trigger_batch_size: int = Field(
+        100, ge=1, le=10_000, description="Most firings (and deliveries) a process claims "
+        "at once.")
+    trigger_concurrency: int = Field(
+        8, ge=1, le=256, description="Deliveries one process sends at the same time.")

@@ -4,6 +4,12 @@ The pages hold two placeholders, ``{{SHOPTRACK_URL}}`` and ``{{APP_KEY}}``,
 filled in as each HTML or JS file is served, so the same files work against
 any shoptrack host. Everything else is served as it is.
 
+It also plays the shop's back end for one thing: ``POST /shop/order-status``
+(``{"order_id", "state", "revenue"}``, from the thank-you page) sends the order
+webhook to shoptrack from the server, as a real shop's back end does; order
+changes from a browser are refused by default (docs/operations.md, "Who may
+change orders").
+
 Example::
 
     from shoptrack.demo import serve_demo
@@ -15,11 +21,14 @@ of an installed wheel.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 __all__ = ["DEMO_ROOT", "make_demo_server", "serve_demo"]
 
@@ -62,6 +71,27 @@ class _DemoHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        if self.path != "/shop/order-status":
+            self.send_error(404)
+            return
+        try:
+            length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+            change = json.loads(self.rfile.read(length) or b"{}")
+            body = {k: change[k] for k in ("order_id", "state", "revenue") if k in change}
+            answer = httpx.post(
+                self.values["{{SHOPTRACK_URL}}"] + "/integration/common/webhook", json=body,
+                headers={"X-App-Key": self.values["{{APP_KEY}}"],
+                         "X-Webhook-Topic": "events/order_update"}, timeout=10)
+            status, text = answer.status_code, answer.content
+        except (ValueError, TypeError, httpx.HTTPError) as exc:
+            status, text = 502, json.dumps({"error": str(exc)}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.quiet:

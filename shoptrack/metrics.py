@@ -24,6 +24,10 @@ EVENTS = Counter("shoptrack_events_total", "Events committed, by type and outcom
                  "(ok, duplicate, suppressed).", ["type", "outcome"])
 REJECTED = Counter("shoptrack_events_rejected_total", "Requests refused, by error code.",
                    ["reason"])
+REJECTIONS_NOT_KEPT = Counter(
+    "shoptrack_rejections_not_kept_total", "Refused requests of known apps not kept, or no "
+    "longer: over_cap (an app's oldest, past rejected_max_per_app), expired (past "
+    "rejected_max_age_days), unstored (the write failed).", ["reason"])
 BATCH_SIZE = Histogram("shoptrack_batch_size", "Items per group-commit transaction.",
                        buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000))
 BATCH_SECONDS = Histogram("shoptrack_batch_commit_seconds",

@@ -6,10 +6,23 @@ it).  Validation is lax where real clients are: numbers may arrive as strings
 Unknown keys are allowed and kept: the stored event holds the properties
 exactly as sent; these models only decide what is valid and feed the state
 rules.  Limits (lengths, counts) live here, in the schema.
+
+Convead's CMS plugins pass the shop's own values through, so *optional* fields
+are read liberally and stored strictly (docs/protocol-decisions.md, "What CMS
+plugins send"): a number where text is expected becomes its decimal string;
+``null``, ``""``, ``false``/``true``, lists and objects carry nothing usable and
+count as absent (they stay, as sent, in the stored event); ``items`` may be an
+object keyed by index or id (PHP's ``json_encode`` of a non-sequential array).
+A value of the right kind that is malformed (a price ``"abc"``, a name past
+the length limit, a NUL) is still refused: guessing would store a wrong value.
+An order's ``state`` is never a reason to refuse a ``purchase`` or
+``order_update``.  Required fields stay as strict as before.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -24,14 +37,35 @@ MAX_URL_LENGTH = 4096
 MAX_ITEMS = 1000
 
 
+# Digit grouping by spaces, as PHP's number_format($x, 2, '.', ' ') writes it: "1 234.50".
+# Unambiguous, so accepted; a decimal comma ("9,90", "1 234,50") is not ("1,234"?).
+_GROUP_SPACES = "[ \u00a0\u2009\u202f]"
+_SPACE_GROUPED = re.compile(rf"[+-]?[0-9]{{1,3}}(?:{_GROUP_SPACES}[0-9]{{3}})+(?:\.[0-9]+)?")
+
+
+def _number_text(value: int | float) -> str | None:
+    """A JSON number as its decimal string (``5`` and ``5.0`` -> ``"5"``); None if not finite."""
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return None
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
+def _carries_nothing(value: Any) -> bool:
+    """``null``, ``""``, blanks, booleans, lists and objects: no usable optional value."""
+    return (value is None or isinstance(value, bool | list | dict)
+            or (isinstance(value, str) and not value.strip()))
+
+
 def _id_string(value: Any) -> Any:
     """Shops send ids as strings or numbers; store them as strings."""
     if isinstance(value, bool):
         raise PydanticCustomError("string_type", "must be a string or an integer")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, int | float):
+        return _number_text(value) or value
     if isinstance(value, str):
         return value.strip()
     return value
@@ -45,8 +79,54 @@ def _number(value: Any) -> Any:
         # repr() gives the shortest text that round-trips: 125.03, not 125.0299999.
         return repr(value)
     if isinstance(value, str):
-        return value.strip()
+        text = value.strip()
+        if _SPACE_GROUPED.fullmatch(text):
+            text = re.sub(_GROUP_SPACES, "", text)
+        return text
     return value
+
+
+def _optional_id(value: Any) -> Any:
+    return None if _carries_nothing(value) else _id_string(value)
+
+
+def _optional_number(value: Any) -> Any:
+    """An optional amount: ``""`` or ``null`` (PHP's empty price) is absent."""
+    return None if _carries_nothing(value) else value
+
+
+def _optional_text(value: Any) -> Any:
+    """A name or title: a number is its decimal string (a product named 1984)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number_text(value)
+    return None if _carries_nothing(value) else value
+
+
+def _optional_url(value: Any) -> Any:
+    """Only a string is a URL; PHP's ``false`` (a failed lookup) and the like are absent."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _state(value: Any) -> Any:
+    """An order state as plugins send it: a word, a code, a number (``5`` -> ``"5"``).
+    Anything else (null, a boolean, a list, an object) leaves the state as it was."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number_text(value)
+    return None if _carries_nothing(value) else value
+
+
+def _lines(value: Any) -> Any:
+    """``items`` as a list, or as an object keyed by index or product id (PHP's
+    ``json_encode`` of a non-sequential array): its lines in the order sent."""
+    if isinstance(value, dict) and all(isinstance(line, dict) for line in value.values()):
+        return list(value.values())
+    return value
+
+
+def _optional_lines(value: Any) -> Any:
+    if value is None or value is False or (isinstance(value, str) and not value.strip()):
+        return None
+    return _lines(value)
 
 
 def _no_nul(value: str) -> str:
@@ -66,6 +146,12 @@ Quantity = Annotated[Decimal, BeforeValidator(_number), Field(allow_inf_nan=Fals
 Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH), NoNul]
 Url = Annotated[str, Field(max_length=MAX_URL_LENGTH), NoNul]
 State = Annotated[str, Field(min_length=1, max_length=64), NoNul]
+# The optional fields, read liberally (see the module docstring).
+OptId = Annotated[Id | None, BeforeValidator(_optional_id)]
+OptAmount = Annotated[Amount | None, BeforeValidator(_optional_number)]
+OptText = Annotated[Text | None, BeforeValidator(_optional_text)]
+OptUrl = Annotated[Url | None, BeforeValidator(_optional_url)]
+OptState = Annotated[State | None, BeforeValidator(_state)]
 
 
 class Properties(BaseModel):
@@ -79,13 +165,14 @@ class Item(Properties):
 
     product_id: Id
     qnt: Annotated[Decimal, BeforeValidator(_number), Field(allow_inf_nan=False, ge=0, le=10**9)]
-    price: Amount | None = None
-    product_name: Text | None = None
-    product_url: Url | None = None
-    product_image_url: Url | None = None
+    price: OptAmount = None
+    product_name: OptText = None
+    product_url: OptUrl = None
+    product_image_url: OptUrl = None
 
 
-Items = Annotated[list[Item], Field(max_length=MAX_ITEMS)]
+Items = Annotated[list[Item], BeforeValidator(_lines), Field(max_length=MAX_ITEMS)]
+OptItems = Annotated[Items | None, BeforeValidator(_optional_lines)]
 
 
 class Link(Properties):
@@ -96,11 +183,11 @@ class ViewProduct(Properties):
     """``view_product``: ``product_id``, ``product_name?``, ``category_id?``, ``price?``..."""
 
     product_id: Id
-    product_name: Text | None = None
-    product_url: Url | None = None
-    category_id: Id | None = None
-    price: Amount | None = None
-    product_image_url: Url | None = None
+    product_name: OptText = None
+    product_url: OptUrl = None
+    category_id: OptId = None
+    price: OptAmount = None
+    product_image_url: OptUrl = None
 
 
 class AddToCart(Properties):
@@ -109,9 +196,9 @@ class AddToCart(Properties):
     product_id: Id
     qnt: Quantity
     price: Amount
-    product_name: Text | None = None
-    product_url: Url | None = None
-    product_image_url: Url | None = None
+    product_name: OptText = None
+    product_url: OptUrl = None
+    product_image_url: OptUrl = None
 
 
 class RemoveFromCart(Properties):
@@ -119,8 +206,8 @@ class RemoveFromCart(Properties):
 
     product_id: Id
     qnt: Quantity
-    product_name: Text | None = None
-    product_url: Url | None = None
+    product_name: OptText = None
+    product_url: OptUrl = None
 
 
 class UpdateCart(Properties):
@@ -134,17 +221,17 @@ class Purchase(Properties):
 
     order_id: Id
     revenue: Amount
-    items: Items | None = None
-    state: State | None = None
+    items: OptItems = None
+    state: OptState = None
 
 
 class OrderUpdate(Properties):
     """``order_update``: changes ``state``, ``revenue`` or ``items`` of ``order_id``."""
 
     order_id: Id
-    state: State | None = None
-    revenue: Amount | None = None
-    items: Items | None = None
+    state: OptState = None
+    revenue: OptAmount = None
+    items: OptItems = None
 
 
 class Custom(Properties):
@@ -160,14 +247,14 @@ class UpdateInfo(Properties):
 class Mailto(Properties):
     """``mailto``: a click on a mailto link, ``email``."""
 
-    email: Text | None = None
+    email: OptText = None
 
 
 class File(Properties):
     """``file``: a download of ``file_url`` (``file_title?``)."""
 
-    file_url: Url | None = None
-    file_title: Text | None = None
+    file_url: OptUrl = None
+    file_title: OptText = None
 
 
 class Login(Properties):

@@ -82,6 +82,8 @@ class Rejection:
 
     ``route`` is where it arrived (``/watch/event``, ``/watch/events``, the
     webhook); for ``/watch/events`` the body is the one refused event object.
+    ``visitor_uid`` and ``guest_uid`` are the uids it names (:func:`sniff_uids`), by
+    which erasing a person finds it.
     """
 
     app_id: int
@@ -98,6 +100,8 @@ class Rejection:
     user_agent: str | None
     id: int | None = None
     replayed_at: int | None = None
+    visitor_uid: str | None = None
+    guest_uid: str | None = None
 
 
 @dataclass(slots=True)
@@ -195,6 +199,54 @@ def sniff_app_key(content_type: str, body: bytes, query: bytes | str) -> str | N
         return fields.get("app_key") or None
     except (BadRequest, orjson.JSONDecodeError):
         return None
+
+
+def sniff_uids(content_type: str, body: bytes | str,
+               query: bytes | str) -> tuple[str | None, str | None]:
+    """The ``(visitor_uid, guest_uid)`` a refused request names, as well as they can be
+    read; each cleaned as :func:`clean_uid` cleans it, None when absent, junk or unreadable.
+
+    Read as :func:`parse_watch` reads a request: a JSON body (the legacy event, one event
+    of ``/watch/events``, the webhook), then the query string's fields; or the form fields
+    (query string and body), then the copies inside ``data``.  A rejection is kept with
+    them, so that erasing a person finds exactly that person's rejections."""
+    query_fields = _sniff_form(query)
+    raw = body.encode() if isinstance(body, str) else body
+    sources: list[dict[str, Any]]
+    if content_type.startswith("application/json") or raw.lstrip()[:1] == b"{":
+        sources = [_sniff_json(raw), query_fields]
+    else:
+        fields = {**query_fields, **_sniff_form(raw)}
+        sources = [fields, _sniff_json(fields.get("data"))]
+    return _sniffed_uid(sources, "visitor_uid"), _sniffed_uid(sources, "guest_uid")
+
+
+def _sniff_form(raw: bytes | str) -> dict[str, str]:
+    try:
+        return decode_form(raw) if raw else {}
+    except BadRequest:
+        return {}
+
+
+def _sniff_json(text: bytes | str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _sniffed_uid(sources: list[dict[str, Any]], name: str) -> str | None:
+    for source in sources:
+        try:
+            uid = clean_uid(source.get(name), name)
+        except BadRequest:
+            continue
+        if uid is not None:
+            return uid
+    return None
 
 
 def replay_events(rejection: Rejection) -> list[Event]:

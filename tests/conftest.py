@@ -13,10 +13,21 @@
 * ``live_server``: a real ``shoptrack serve`` subprocess on a free port with a
   fresh SQLite file and app ``APPKEY``; ``start_server(database_url, workers)``
   starts one on any database.
+* ``fresh_database()``: another empty, migrated database on ``database_url``'s
+  backend each call (a hypothesis example each).
+* ``wire_fixtures()``: the requests recorded from real Convead clients
+  (``../shared/fixtures/convead-wire``).
+* ``wait_for_lock_waits(url, holder_pid, count)``: until ``count`` backends wait
+  (``pg_locks``) behind the transaction of ``holder_pid``.
+* Hypothesis: the ``fast`` profile (``SHOPTRACK_FAST=1``, ``make test-fast``)
+  runs fewer examples; tests that set their own count pass it through
+  ``examples(n)``.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import secrets
 import shutil
@@ -24,16 +35,18 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import psycopg
 import pytest
+from hypothesis import settings
 from starlette.testclient import TestClient
 
 from shoptrack.apps import register_app
@@ -44,9 +57,56 @@ from shoptrack.web.app import create_app
 
 APP_KEY = "APPKEY"
 BIN = Path(sys.executable).parent
+# Emptied before each PostgreSQL test.  Not install_secrets: like alembic_version it is the
+# install's, made by the migration (the store needs its secret; it holds no test's data).
 TABLES = ("events", "guests", "visitors", "cart_lines", "orders", "app_event_keys", "apps",
-          "rejected_events", "suppressed_uids")
+          "rejected_events", "suppressed_uids", "users", "user_apps", "user_sessions",
+          "login_failures", "report_counts", "report_reach", "report_visits",
+          "report_order_lines", "report_products", "report_rebuilds", "report_days", "jobs",
+          "trigger_rules", "trigger_endpoints", "trigger_firings", "trigger_deliveries",
+          "trigger_attempts", "trigger_smtp", "trigger_unsubscribes", "trigger_clicks",
+          "trigger_conversions")
 PG_ENV = "SHOPTRACK_TEST_POSTGRES_URL"
+WIRE_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "convead-wire"
+
+# -- hypothesis ----------------------------------------------------------------------
+# ``make test-fast`` sets SHOPTRACK_FAST=1: the inner loop runs a tenth of the examples.
+settings.register_profile("fast", max_examples=10)
+if os.environ.get("SHOPTRACK_FAST") == "1":
+    settings.load_profile("fast")
+
+
+def examples(n: int) -> int:
+    """``n`` hypothesis examples, or a tenth of them (at least 5) under the ``fast``
+    profile: for tests that set ``max_examples`` themselves, which a profile cannot lower."""
+    if settings.get_current_profile_name() == "fast":
+        return min(n, max(5, n // 10))
+    return n
+
+
+# -- time ----------------------------------------------------------------------------
+class FakeClock:
+    """A monotonic clock that moves only when told (``advance``): for the ``clock``
+    seams (``RateLimiter(clock=...)``), instead of sleeping."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# -- recorded requests ---------------------------------------------------------------
+def wire_fixtures(name: str | None = None) -> list[dict[str, Any]]:
+    """The requests recorded from real Convead clients (``{"path", "body", "headers"}``
+    each): those of the file ``name`` (``php-tracker-1.1.11.jsonl``), or of every file
+    in name order."""
+    paths = [WIRE_FIXTURES / name] if name else sorted(WIRE_FIXTURES.glob("*.jsonl"))
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines()
+            if line]
 
 
 # -- databases ---------------------------------------------------------------------
@@ -66,6 +126,16 @@ def postgres_base_url() -> str:
             pytest.fail(f"{PG_ENV} must be set in CI: the PostgreSQL tests may not be skipped")
         pytest.skip(f"{PG_ENV} is not set")
     return base
+
+
+def with_pg_options(url: str, *options: str) -> str:
+    """``url`` with more server settings in its libpq ``options`` (``-cname=value``)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    given = " ".join(value for name, value in query if name == "options")
+    query = [(name, value) for name, value in query if name != "options"]
+    query.append(("options", " ".join(filter(None, (given, *options)))))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 @contextmanager
@@ -96,15 +166,84 @@ def _empty_postgres(url: str) -> None:
         conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
 
 
+def wait_for_lock_waits(url: str, holder_pid: int, count: int, timeout: float = 15.0) -> None:
+    """Until at least ``count`` backends wait for a lock (``pg_locks``, not granted) behind
+    the transaction of backend ``holder_pid``, directly or behind another such waiter
+    (a second waiter for one row queues behind the first).  Polls instead of sleeping;
+    other sessions on the server are never counted."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            edges = conn.execute(
+                "SELECT a.pid, pg_blocking_pids(a.pid) FROM pg_stat_activity a"
+                " WHERE a.pid IN (SELECT l.pid FROM pg_locks l WHERE NOT l.granted)").fetchall()
+            behind = {holder_pid}
+            grew = True
+            while grew:
+                before = len(behind)
+                behind |= {pid for pid, blockers in edges if behind & set(blockers)}
+                grew = len(behind) > before
+            if len(behind) - 1 >= count:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(behind) - 1} of {count} backends wait behind"
+                                     f" {holder_pid} after {timeout} s; lock waits: {edges}")
+            time.sleep(0.01)
+
+
+def sqlite_copy(template: Path, path: Path) -> str:
+    """A copy of the migrated template at ``path``, as a database URL."""
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
-        path = tmp_path / "shoptrack.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
+        return sqlite_copy(sqlite_template, tmp_path / "shoptrack.db")
     url: str = request.getfixturevalue("postgres_schema_url")
     _empty_postgres(url)
     return url
+
+
+@pytest.fixture
+def fresh_database(database_url: str, tmp_path: Path,
+                   sqlite_template: Path) -> Iterator[Callable[[], str]]:
+    """``fresh_database()``: an empty, migrated database on ``database_url``'s backend,
+    another one each call, for a test that needs many (a hypothesis example each, where
+    function-scoped fixtures are made once per test).
+
+    The previous call's database is gone, so close its stores first.  SQLite: a new
+    copy of the template, the previous copy deleted (in ``/dev/shm`` when there is one:
+    the per-commit fsync is not what such tests look at).  PostgreSQL: the run's schema
+    emptied again (DELETE: ten times faster than TRUNCATE on small tables; ids go on
+    counting); its sessions commit without waiting for the WAL flush
+    (``synchronous_commit=off``), for the same reason."""
+    if not database_url.startswith("sqlite"):
+        url = with_pg_options(database_url, "-csynchronous_commit=off")
+
+        def emptied() -> str:
+            with psycopg.connect(url) as conn:  # one transaction; children before parents
+                for table in TABLES:
+                    conn.execute(f"DELETE FROM {table}")
+            return url
+
+        yield emptied
+        return
+    shm = Path("/dev/shm")
+    in_memory = shm.is_dir() and os.access(shm, os.W_OK)
+    folder = Path(tempfile.mkdtemp(prefix="shoptrack-fresh-", dir=shm if in_memory else tmp_path))
+    made = itertools.count(1)
+
+    def copied() -> str:
+        for old in folder.iterdir():  # the previous copy, its -wal, -shm and lock files
+            old.unlink()
+        return sqlite_copy(sqlite_template, folder / f"fresh-{next(made)}.db")
+
+    try:
+        yield copied
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -178,8 +317,6 @@ class LiveServer:
              "--database", database_url],
             check=True, capture_output=True, text=True,
         )
-        import json
-
         self.api_secret: str = json.loads(result.stdout)["api_secret"]
 
     def start(self, timeout: float = 30.0) -> None:

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from shoptrack.apps import register_app
-from shoptrack.privacy import uid_hash
+from shoptrack.privacy import SUPPRESSION_SECRET, uid_hash
 from shoptrack.protocol import Event, validate_event
 from shoptrack.store.postgres import PostgresStore
 from tests.conftest import migrated_schema, postgres_base_url
@@ -83,8 +83,12 @@ def _seed(base: str, url: str, app_id: int) -> None:
         conn.execute("INSERT INTO suppressed_uids (uid_hash, app_id, created_at)"
                      " SELECT md5(i::text) || md5(i::text), %(a)s, 0"
                      " FROM generate_series(1, %(n)s) AS i", {"a": app_id, "n": ROWS})
+        secret = conn.execute("SELECT secret FROM install_secrets WHERE name = %s",
+                              (SUPPRESSION_SECRET,)).fetchone()
+        assert secret is not None
         conn.execute("INSERT INTO suppressed_uids (uid_hash, app_id, created_at)"
-                     " VALUES (%s, %s, 0)", (uid_hash(app_id, "g-erased"), app_id))
+                     " VALUES (%s, %s, 0)", (uid_hash(secret[0].encode(), app_id, "g-erased"),
+                                             app_id))
         conn.execute("SELECT setval(pg_get_serial_sequence('visitors', 'id'), %s)", (ROWS,))
     _wait_gone(base, pid)
 

@@ -20,23 +20,30 @@ from shoptrack.store.contract import (
     AppSettings,
     EventQuery,
     Outcome,
+    RejectionLimits,
     Store,
     StoreUnavailable,
     WriteProbe,
 )
 
-__all__ = ["App", "AppSettings", "EventQuery", "Outcome", "Store", "StoreUnavailable",
-           "WriteProbe", "open_store"]
+__all__ = ["App", "AppSettings", "EventQuery", "Outcome", "RejectionLimits", "Store",
+           "StoreUnavailable", "WriteProbe", "open_store"]
 
 
-def open_store(url: str, *, pool_size: int = 4, busy_timeout_ms: int = 30_000) -> Store:
+def open_store(url: str, *, pool_size: int = 4, busy_timeout_ms: int = 30_000,
+               rejection_limits: RejectionLimits | None = None) -> Store:
     """The backend for ``url``: the only place that decides between them."""
     from shoptrack.store.urls import backend_of
 
+    store: Store
     if backend_of(url) == "sqlite":
         from shoptrack.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url, busy_timeout_ms=busy_timeout_ms)
-    from shoptrack.store.postgres import PostgresStore
+        store = SQLiteStore(url, busy_timeout_ms=busy_timeout_ms)
+    else:
+        from shoptrack.store.postgres import PostgresStore
 
-    return PostgresStore(url, pool_size=pool_size)
+        store = PostgresStore(url, pool_size=pool_size)
+    if rejection_limits is not None:
+        store.rejection_limits = rejection_limits
+    return store

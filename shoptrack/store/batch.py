@@ -16,16 +16,19 @@ from typing import Any
 
 import orjson
 
-from shoptrack.privacy import uid_hash
+from shoptrack.privacy import UidHasher
 from shoptrack.protocol import Event, Rejection
 from shoptrack.store import carts, orders
 from shoptrack.store.contract import DUPLICATE, OK, REJECTED, SUPPRESSED, Outcome, WriteProbe
+from shoptrack.store.firings import Firings
 from shoptrack.store.identity import Identities
+from shoptrack.store.rollups import Rollups, fact_of_event
 from shoptrack.store.tx import Tx, dumps, with_ids
 
 INSERT_REJECTION = (
     "INSERT INTO rejected_events (app_id, route, code, field, message, content_type, body,"
-    " query, headers, received_at, client_ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    " query, headers, received_at, client_ip, user_agent, visitor_uid, guest_uid)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 EVENT_INSERT_COLUMNS = (
     "app_id", "type", "visitor_uid", "guest_uid", "visitor_id", "properties", "visitor_info",
@@ -45,8 +48,8 @@ UPDATE_TOUCHED = (
 )
 
 
-def _uid_hashes(event: Event) -> set[str]:
-    return {uid_hash(event.app_id, uid) for uid in (event.visitor_uid, event.guest_uid)
+def _uid_hashes(hasher: UidHasher, item: Event | Rejection) -> set[str]:
+    return {hasher(item.app_id, uid) for uid in (item.visitor_uid, item.guest_uid)
             if uid is not None}
 
 
@@ -94,40 +97,53 @@ class BatchApplier:
     to the server together, in one round trip).
     """
 
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, uid_hasher: UidHasher) -> None:
         self.tx = tx
+        self.uid_hasher = uid_hasher  # the suppression list's, keyed with the install's secret
         self.pending: list[tuple[Any, ...]] = []
         self.touches: dict[int, _Touch] = {}
         self.seen_messages: set[tuple[int, str]] = set()
         self.identities = Identities(tx, before_merge=self.flush)
+        self.rollups = Rollups(tx, created=self.identities.created)
+        self.firings = Firings(tx)  # due trigger firings (docs/triggers.md)
+        self.identities.after_merge = self._after_merge
+
+    def _after_merge(self, source: int, target: int) -> None:
+        self.rollups.merge(source, target)
+        self.firings.merge(source, target)
 
     def apply_all(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
         events = [item for item in items if isinstance(item, Event)]
-        suppressed = self._suppressed(events)
+        suppressed = self._suppressed([item for item in items
+                                       if isinstance(item, Event | Rejection)])
         self._prefetch(events)
         self.identities.lock_known_profiles()
         self.identities.reserve_fresh_ids()
+        self.rollups.prefetch({e.app_id for e in events}, self.identities.known_profiles())
         outcomes = []
         for item in items:
-            if isinstance(item, Rejection):
+            if isinstance(item, WriteProbe):
+                self.tx.send("UPDATE write_probe SET written_at = ? WHERE id = 1", (item.at,))
+                outcomes.append(OK)
+            elif suppressed and _uid_hashes(self.uid_hasher, item) & suppressed:
+                outcomes.append(SUPPRESSED)  # an erased person's: neither stored nor kept
+            elif isinstance(item, Rejection):
                 self.tx.send(INSERT_REJECTION, (
                     item.app_id, item.route, item.code, item.field, item.message,
                     item.content_type, item.body, item.query, dumps(item.headers),
-                    item.received_at, item.client_ip, item.user_agent))
+                    item.received_at, item.client_ip, item.user_agent, item.visitor_uid,
+                    item.guest_uid))
                 outcomes.append(REJECTED)
-            elif isinstance(item, WriteProbe):
-                self.tx.send("UPDATE write_probe SET written_at = ? WHERE id = 1", (item.at,))
-                outcomes.append(OK)
-            elif suppressed and _uid_hashes(item) & suppressed:
-                outcomes.append(SUPPRESSED)
             else:
                 outcomes.append(self.apply(item))
         self.flush()
+        self.rollups.flush()  # the shared report counters last: their locks held briefly
         return outcomes
 
-    def _suppressed(self, events: Sequence[Event]) -> set[str]:
-        """The hashes among this batch's uids that are on the suppression list (one query)."""
-        hashes = sorted({h for event in events for h in _uid_hashes(event)})
+    def _suppressed(self, items: Sequence[Event | Rejection]) -> set[str]:
+        """The hashes among this batch's uids (of its events and of the refused requests
+        it keeps) that are on the suppression list (one query)."""
+        hashes = sorted({h for item in items for h in _uid_hashes(self.uid_hasher, item)})
         if not hashes:
             return set()
         return {row[0] for row in self.tx.all(
@@ -163,6 +179,8 @@ class BatchApplier:
                  None if t.info is None else dumps(t.info))
                 for visitor_id, t in sorted(self.touches.items())]),))
             self.touches.clear()
+        self.firings.flush()
+        self.rollups.flush(final=False)
 
     def _merge_infos(self) -> None:
         """Fold each touched profile's ``visitor_info`` changes into its stored info: one
@@ -206,6 +224,8 @@ class BatchApplier:
             outcome, cart_changed = RULES[ev.type](self.tx, ev, visitor_id, now)
         if visitor_id is not None:
             self._touch(visitor_id, ev.visitor_info, now, cart_changed)
+        self.rollups.add(fact_of_event(ev, visitor_id))
+        self.firings.note(ev, visitor_id, outcome, cart_changed)
         self.pending.append(self._event_row(ev, visitor_id))
         return outcome
 

@@ -18,13 +18,16 @@ A :class:`Store` is used by three kinds of caller, and promises each:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shoptrack.protocol import Event, Rejection
+from shoptrack.store.report_reads import ReportReads
+from shoptrack.store.trigger_contract import TriggerState
 
 
 class StoreUnavailable(Exception):
@@ -33,6 +36,18 @@ class StoreUnavailable(Exception):
 
 IpStorage = Literal["full", "truncate", "none"]
 IP_STORAGE_MODES: tuple[IpStorage, ...] = ("full", "truncate", "none")
+OrderUpdates = Literal["any", "server", "signed"]
+ORDER_UPDATE_MODES: tuple[OrderUpdates, ...] = ("any", "server", "signed")
+
+
+def _zone_name(name: str) -> str:
+    """An IANA time zone name that this system's zoneinfo knows (``Europe/Moscow``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
+                         "'Europe/Moscow')") from None
+    return name
 
 
 class AppSettings(BaseModel):
@@ -46,6 +61,30 @@ class AppSettings(BaseModel):
     rate_limit_per_second: float | None = Field(
         None, ge=0, description="Events per second this app may send to one process "
         "(None or 0: the server's default).")
+    # Reports (docs/reports.md).  USD is only a default: most Convead shops sell in RUB
+    # and say so with --currency; the code is shown next to money, never converted.
+    timezone: str = Field("UTC", description="IANA time zone the reports' days follow.")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$",
+                          description="ISO 4217 code shown with the reports' money.")
+    abandon_after: int = Field(3600, ge=60, le=365 * 86400, description="Seconds a non-empty "
+                               "cart stays unchanged before it counts as abandoned.")
+    visit_gap: int = Field(1800, ge=60, le=86400, description="Seconds without an event "
+                           "that end a visit.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone_name(value)
+
+    order_updates: OrderUpdates = Field(
+        "server", description="Who may change orders (order_update, the order webhook): "
+        "'any' request with the app key; 'server': not browsers (an Origin header) nor "
+        "GET /watch/event, which also may not change carts; 'signed': as 'server', and "
+        "order changes need Authorization: Bearer <api secret>. See docs/operations.md.")
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500, description="Raw events received longer ago than this many "
+        "days are deleted by the retention job (None: kept forever); visitors, carts, orders "
+        "and report rollups stay. See docs/operations.md, \"Retention\".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +105,15 @@ class WriteProbe:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectionLimits:
+    """How many refused requests are kept per app, and for how long (0: no limit); see
+    ``docs/operations.md``, "Refused events are kept"."""
+
+    max_per_app: int = 10_000
+    max_age_days: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What the write path did with one event: ``ok`` or ``duplicate``, and an optional note."""
 
@@ -79,6 +127,40 @@ REJECTED = Outcome("rejected")
 SUPPRESSED = Outcome("suppressed")
 
 
+Role = Literal["owner", "viewer"]
+ROLES: tuple[Role, ...] = ("owner", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A dashboard user; ``password_hash`` is argon2 (shoptrack.users)."""
+
+    id: int
+    email: str
+    password_hash: str = field(repr=False)
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UserSession:
+    """A live dashboard session: its user, the CSRF token its forms carry, its expiry (ms)."""
+
+    user: User
+    csrf_token: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """Filters of the order listing (newest first); ``since``/``until`` are ms of creation."""
+
+    state: str | None = None
+    since: int | None = None
+    until: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     """Filters of the app-wide event listing; ``before`` is an event id cursor."""
@@ -90,8 +172,39 @@ class EventQuery:
     limit: int = 100
 
 
-class Store(ABC):
+ExportKind = Literal["events", "visitors", "orders", "carts"]
+EXPORT_KINDS: tuple[ExportKind, ...] = ("events", "visitors", "orders", "carts")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportQuery:
+    """What a full export reads, in id order: rows with ``after_id < id <= upto``.
+
+    ``type``, ``since`` and ``until`` (ms of ``received_at``) filter events only.  For carts
+    the ids are the visitors' (a cart's lines go together)."""
+
+    after_id: int = 0
+    upto: int = 2**63 - 1
+    type: str | None = None
+    since: int | None = None
+    until: int | None = None
+    page_size: int = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPage:
+    """One page of an export: rows as the read API shows them, and the id to go on after."""
+
+    rows: list[dict[str, Any]]
+    last_id: int
+
+
+class Store(ReportReads, TriggerState, ABC):
+    """The storage contract; the report reads are in :mod:`.report_reads`."""
+
     backend: str
+    # Enforced by apply_batch when it keeps rejections (open_store sets it from Settings).
+    rejection_limits: RejectionLimits = RejectionLimits()
 
     # -- write path ------------------------------------------------------------
     @abstractmethod
@@ -165,6 +278,111 @@ class Store(ABC):
 
     @abstractmethod
     def rejection(self, app_id: int, rejection_id: int) -> Rejection | None: ...
+
+    @abstractmethod
+    def search_visitors(self, app_id: int, text: str, limit: int) -> list[dict[str, Any]]:
+        """Visitors whose uid (visitor or guest) is ``text``, or whose info (e-mail, phone,
+        name...) contains it, case-insensitively; most recently seen first.  Each is a summary:
+        ``id``, ``uid`` (one to open the profile by), ``visitor_uid``, ``info``,
+        ``first_seen``, ``last_seen``, ``event_count``."""
+
+    @abstractmethod
+    def recent_visitors(self, app_id: int, limit: int) -> list[dict[str, Any]]:
+        """Summaries (as :meth:`search_visitors`) of the most recently seen visitors."""
+
+    @abstractmethod
+    def orders(self, app_id: int, query: OrderQuery) -> list[dict[str, Any]]:
+        """Orders matching the query, newest first, each as :meth:`order` gives it."""
+
+    # -- dashboard users -------------------------------------------------------
+    @abstractmethod
+    def add_user(self, email: str, password_hash: str) -> User:
+        """Raises ValueError when the e-mail (compared lower-cased) is taken."""
+
+    @abstractmethod
+    def user_by_email(self, email: str) -> User | None: ...
+
+    @abstractmethod
+    def list_users(self) -> list[User]: ...
+
+    @abstractmethod
+    def count_users(self) -> int: ...
+
+    @abstractmethod
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace the password and end every session of the user (atomic)."""
+
+    @abstractmethod
+    def remove_user(self, user_id: int) -> bool:
+        """Remove the user with their app roles and sessions (atomic); False when unknown."""
+
+    @abstractmethod
+    def grant(self, user_id: int, app_id: int, role: Role) -> None:
+        """Give the user this role on the app, replacing any other (idempotent)."""
+
+    @abstractmethod
+    def memberships(self, user_id: int) -> list[tuple[App, Role]]:
+        """The apps the user may open, with their role on each, by app id."""
+
+    @abstractmethod
+    def add_session(self, token_hash: str, user_id: int, csrf_token: str,
+                    expires_at: int) -> None:
+        """Store a new session; expired sessions of any user are removed on the way."""
+
+    @abstractmethod
+    def session(self, token_hash: str, now: int) -> UserSession | None:
+        """The session of this token hash; None when unknown or expired at ``now``."""
+
+    @abstractmethod
+    def remove_session(self, token_hash: str) -> None:
+        """End a session (idempotent)."""
+
+    @abstractmethod
+    def note_login_failure(self, keys: Sequence[str], at: int, forget_before: int) -> None:
+        """Record one failed login under each key; forget failures older than
+        ``forget_before``."""
+
+    @abstractmethod
+    def login_failures(self, keys: Sequence[str], since: int) -> dict[str, int]:
+        """Failed logins per key since ``since`` (keys without any are left out)."""
+
+    @abstractmethod
+    def clear_login_failures(self, keys: Sequence[str]) -> None: ...
+
+    # -- export and retention (shoptrack.export, shoptrack.retention) ------------
+    @abstractmethod
+    def export_upto(self, kind: ExportKind, app_id: int) -> int:
+        """The highest id an export started now covers (0: none): every row of ``kind``
+        with a lower id is committed or never will be (PostgreSQL waits for the
+        transactions writing events at this moment), so ``after_id`` = this value
+        misses nothing next time."""
+
+    @abstractmethod
+    def export_pages(self, kind: ExportKind, app_id: int,
+                     query: ExportQuery) -> Iterator[ExportPage]:
+        """The app's rows of ``kind`` matching the query, in id order, ``page_size`` a page
+        (keyset pagination: each page is one short read, memory stays flat).  Rows are
+        shaped as the read API shows them: events as ``GET /api/v1/events``, visitors
+        and orders with their uids, carts one row per line."""
+
+    @abstractmethod
+    def expire_events(self, app_id: int, before_ms: int, after_id: int,
+                      scan: int) -> tuple[int, int | None]:
+        """Delete the app's events received before ``before_ms`` among the next ``scan``
+        events with an id above ``after_id`` (one short transaction; only ``events`` is
+        touched).  Returns how many were deleted and the id to go on after, or None when
+        the walk is done: the scanned events held no old one, or there were no more."""
+
+    @abstractmethod
+    def claim_job(self, name: str, holder: str, now: int, lease_ms: int,
+                  force: bool = False) -> bool:
+        """Take (or renew) the lease on job ``name`` until ``now + lease_ms`` (atomic).
+        True when ``holder`` has it: nobody else's lease is live and (unless ``force``)
+        the job is due (its ``next_run`` has come)."""
+
+    @abstractmethod
+    def finish_job(self, name: str, holder: str, next_run: int) -> None:
+        """Release ``holder``'s lease on the job; it is due again at ``next_run``."""
 
     # -- privacy ---------------------------------------------------------------
     @abstractmethod

@@ -18,16 +18,20 @@ from shoptrack.store.tx import Tx, dumps, with_ids
 class Identities:
     """The profiles of one batch's uids, and the identity rules that change them."""
 
-    def __init__(self, tx: Tx, before_merge: Callable[[], None]) -> None:
+    def __init__(self, tx: Tx, before_merge: Callable[[], None],
+                 after_merge: Callable[[int, int], None] | None = None) -> None:
         self.tx = tx
         # ``before_merge`` writes what the batch holds back (events, counters) before a
-        # merge reads and moves it.
+        # merge reads and moves it; ``after_merge(source, target)`` follows the move
+        # (the report rollups move the person's rows).
         self.before_merge = before_merge
+        self.after_merge = after_merge
         self.by_visitor_uid: dict[tuple[int, str], int | None] = {}
         self.by_guest_uid: dict[tuple[int, str], tuple[int, str | None] | None] = {}
         # Profiles whose row this transaction holds (FOR UPDATE; PostgreSQL only).
         self.locked: set[int] = set()
         self.fresh_ids: list[int] = []  # reserved for the profiles this batch creates
+        self.created: set[int] = set()  # the profiles this batch created
 
     # -- set-based preparation ---------------------------------------------------------
     def prefetch(self, app_id: int, visitor_uids: list[str], guest_uids: list[str]) -> None:
@@ -69,6 +73,11 @@ class Identities:
         with_ids(self.tx, "SELECT id FROM visitors WHERE id{ids} ORDER BY id"
                  + self.tx.for_update, ids)
         self.locked.update(ids)
+
+    def known_profiles(self) -> set[int]:
+        """The existing profiles the batch's uids reach (after :meth:`prefetch`)."""
+        return ({v for v in self.by_visitor_uid.values() if v is not None}
+                | {g[0] for g in self.by_guest_uid.values() if g is not None})
 
     def reserve_fresh_ids(self) -> None:
         """Reserve an id for each profile the batch may create (at most one per unknown uid)."""
@@ -147,6 +156,7 @@ class Identities:
             assert row is not None
             visitor_id = int(row[0])
         self.locked.add(visitor_id)  # a row this transaction inserted is its own
+        self.created.add(visitor_id)
         if visitor_uid is not None:
             self.by_visitor_uid[(app_id, visitor_uid)] = visitor_id
         return visitor_id
@@ -199,3 +209,5 @@ class Identities:
         )
         tx.send("DELETE FROM visitors WHERE id = ?", (source,))
         self._retarget(source, target, owner)
+        if self.after_merge is not None:
+            self.after_merge(source, target)

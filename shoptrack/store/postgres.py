@@ -23,7 +23,7 @@ import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shoptrack.protocol import Event, Rejection
-from shoptrack.store.contract import Outcome, StoreUnavailable, WriteProbe
+from shoptrack.store.contract import ExportKind, Outcome, StoreUnavailable, WriteProbe
 from shoptrack.store.sql import SqlStore
 
 RETRIES = 5
@@ -141,6 +141,19 @@ class PostgresStore(SqlStore):
             tx.cur.execute(
                 "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k"
                 " ORDER BY 1) AS sorted_keys", (sorted(lock_key(*key) for key in keys),))
+
+    def export_upto(self, kind: ExportKind, app_id: int) -> int:
+        if kind != "events":
+            return super().export_upto(kind, app_id)
+        # Event ids come from a sequence when a batch inserts, but batches commit in any
+        # order: a SHARE lock waits for the transactions writing events now (and holds new
+        # ones back for that long, a batch's commit time), so that no lower id can still
+        # appear after the export: an incremental export from its last id misses nothing.
+        with self._read() as tx, tx.cur.connection.transaction():
+            tx.run("SET LOCAL lock_timeout = '10s'")
+            tx.run("LOCK TABLE events IN SHARE MODE")
+            row = tx.one("SELECT MAX(id) FROM events WHERE app_id = ?", (app_id,))
+        return int(row[0]) if row and row[0] is not None else 0
 
     @contextmanager
     def _read(self) -> Iterator[PostgresTx]:

@@ -8,20 +8,38 @@ are always bound, never formatted into the SQL text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import orjson
 
 from shoptrack.clock import iso, now_ms
 from shoptrack.money import UNITS_PER_ONE, format_money, format_quantity
-from shoptrack.privacy import uid_hash
+from shoptrack.privacy import SUPPRESSION_SECRET, UidHasher
 from shoptrack.protocol import Event, Rejection
+from shoptrack.store.accounts import AccountsSql
 from shoptrack.store.batch import BatchApplier
-from shoptrack.store.contract import App, AppSettings, EventQuery, Outcome, Store, WriteProbe
-from shoptrack.store.tx import Tx, dumps
+from shoptrack.store.contract import (
+    App,
+    AppSettings,
+    EventQuery,
+    ExportKind,
+    ExportPage,
+    ExportQuery,
+    OrderQuery,
+    Outcome,
+    Store,
+    WriteProbe,
+)
+from shoptrack.store.delivery_sql import DeliverySql
+from shoptrack.store.firings import erase as erase_firings
+from shoptrack.store.jobs import JobsSql
+from shoptrack.store.rejection_limits import RejectionKeeper
+from shoptrack.store.report_sql import ReportSql
+from shoptrack.store.rollups import Rollups
+from shoptrack.store.trigger_sql import TriggerSql
+from shoptrack.store.tx import Tx, dumps, with_ids
 
 EVENT_SELECT = (
     "id, type, visitor_uid, guest_uid, visitor_id, properties, visitor_info, attributes,"
@@ -29,8 +47,13 @@ EVENT_SELECT = (
 )
 APP_COLUMNS = "id, app_key, name, domains, settings, created_at"
 REJECTION_COLUMNS = ("id, app_id, route, code, field, message, content_type, body, query, headers,"
-                     " received_at, client_ip, user_agent, replayed_at")
-UidKey = tuple[int, str, str]  # (app_id, "v" or "g", uid)
+                     " received_at, client_ip, user_agent, replayed_at, visitor_uid, guest_uid")
+UidKey = tuple[int, str, str]  # (app_id, "v" or "g", uid), or (app_id, "r", "") for rejections
+# Erasure: the kept rejections that name a visitor uid ("v") or a guest uid ("g").
+_ERASE_REJECTIONS = {
+    "v": "DELETE FROM rejected_events WHERE app_id = ? AND visitor_uid = ?",
+    "g": "DELETE FROM rejected_events WHERE app_id = ? AND guest_uid = ?",
+}
 
 
 def _app(row: Sequence[Any]) -> App:
@@ -43,6 +66,7 @@ def _rejection(row: Sequence[Any]) -> Rejection:
         id=row[0], app_id=row[1], route=row[2], code=row[3], field=row[4], message=row[5],
         content_type=row[6], body=row[7], query=row[8], headers=orjson.loads(row[9]),
         received_at=row[10], client_ip=row[11], user_agent=row[12], replayed_at=row[13],
+        visitor_uid=row[14], guest_uid=row[15],
     )
 
 
@@ -54,6 +78,9 @@ def _uid_keys(items: Sequence[Event | Rejection | WriteProbe]) -> set[UidKey]:
                 keys.add((item.app_id, "v", item.visitor_uid))
             if item.guest_uid is not None:
                 keys.add((item.app_id, "g", item.guest_uid))
+        elif isinstance(item, Rejection):
+            # One batch at a time keeps an app's rejections (so their cap holds exactly).
+            keys.add((item.app_id, "r", ""))
     return keys
 
 
@@ -72,8 +99,10 @@ def _event(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-class SqlStore(Store):
-    """The shared SQL; see the module docstring for what a backend adds."""
+class SqlStore(AccountsSql, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
+    """The shared SQL; see the module docstring for what a backend adds.
+
+    Dashboard accounts (users, sessions) come from :class:`AccountsSql`."""
 
     def _read(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
@@ -83,16 +112,41 @@ class SqlStore(Store):
         raise NotImplementedError
 
     # -- write path --------------------------------------------------------------
+    _uid_hasher: UidHasher | None = None
+    _rejection_keeper: RejectionKeeper | None = None
+
     def apply_batch(self, items: Sequence[Event | Rejection | WriteProbe]) -> list[Outcome]:
+        if self._rejection_keeper is None:
+            self._rejection_keeper = RejectionKeeper()
+        retention, limits = self._rejection_keeper, self.rejection_limits
         with self._write() as tx:
             self._lock_uids(tx, _uid_keys(items))
-            return BatchApplier(tx).apply_all(items)
+            done = retention.sweep(tx, limits, now_ms())
+            outcomes = BatchApplier(tx, self._suppression_hasher(tx)).apply_all(items)
+            kept = {item.app_id for item, outcome in zip(items, outcomes, strict=True)
+                    if isinstance(item, Rejection) and outcome.status == "rejected"}
+            if kept:
+                retention.trim(tx, limits, kept, done)
+        retention.committed(done)
+        return outcomes
+
+    def _suppression_hasher(self, tx: Tx) -> UidHasher:
+        """The suppression list's hash (shoptrack.privacy), keyed with the install's secret:
+        made by migration 0005, one for the database, never changed; read once."""
+        if self._uid_hasher is None:
+            row = tx.one("SELECT secret FROM install_secrets WHERE name = ?",
+                         (SUPPRESSION_SECRET,))
+            if row is None:
+                raise RuntimeError("the database has no suppression secret"
+                                   " (install_secrets): run shoptrack migrate")
+            self._uid_hasher = UidHasher(str(row[0]).encode())
+        return self._uid_hasher
 
     def replay_rejected(self, app_id: int, rejection_id: int,
                         events: Sequence[Event]) -> list[Outcome]:
         with self._write() as tx:
             self._lock_uids(tx, _uid_keys(events))
-            outcomes = BatchApplier(tx).apply_all(events)
+            outcomes = BatchApplier(tx, self._suppression_hasher(tx)).apply_all(events)
             tx.run("UPDATE rejected_events SET replayed_at = ? WHERE app_id = ? AND id = ?",
                    (now_ms(), app_id, rejection_id))
             return outcomes
@@ -255,6 +309,50 @@ class SqlStore(Store):
             rows = tx.all(sql + " ORDER BY id DESC LIMIT ?", (*params, query.limit))
         return [_event(r) for r in rows]
 
+    _SUMMARY_SELECT = (
+        "SELECT v.id, COALESCE(v.visitor_uid, (SELECT MIN(g.guest_uid) FROM guests g"
+        " WHERE g.visitor_id = v.id)), v.visitor_uid, v.info, v.first_seen, v.last_seen,"
+        " v.event_count FROM visitors v")
+
+    @staticmethod
+    def _summary(row: Sequence[Any]) -> dict[str, Any]:
+        return {"id": row[0], "uid": row[1], "visitor_uid": row[2],
+                "info": orjson.loads(row[3]), "first_seen": iso(row[4]),
+                "last_seen": iso(row[5]), "event_count": row[6]}
+
+    def search_visitors(self, app_id: int, text: str, limit: int) -> list[dict[str, Any]]:
+        text = text.strip()
+        if not text or "\x00" in text:
+            return []
+        pattern = "%" + _like_escape(text.lower()) + "%"
+        with self._read() as tx:
+            rows = tx.all(
+                self._SUMMARY_SELECT + " WHERE v.app_id = ? AND (v.visitor_uid = ?"
+                " OR v.id IN (SELECT visitor_id FROM guests WHERE app_id = ? AND guest_uid = ?)"
+                " OR LOWER(v.info) LIKE ? ESCAPE '!')"
+                " ORDER BY v.last_seen DESC, v.id DESC LIMIT ?",
+                (app_id, text, app_id, text, pattern, limit))
+        return [self._summary(r) for r in rows]
+
+    def recent_visitors(self, app_id: int, limit: int) -> list[dict[str, Any]]:
+        with self._read() as tx:
+            rows = tx.all(self._SUMMARY_SELECT + " WHERE v.app_id = ?"
+                          " ORDER BY v.last_seen DESC, v.id DESC LIMIT ?", (app_id, limit))
+        return [self._summary(r) for r in rows]
+
+    def orders(self, app_id: int, query: OrderQuery) -> list[dict[str, Any]]:
+        sql = self._ORDER_SELECT + " WHERE o.app_id = ?"
+        params: list[Any] = [app_id]
+        for clause, value in (("o.state = ?", query.state), ("o.created_at >= ?", query.since),
+                              ("o.created_at < ?", query.until)):
+            if value is not None:
+                sql += " AND " + clause
+                params.append(value)
+        with self._read() as tx:
+            rows = tx.all(sql + " ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?",
+                          (*params, query.limit, query.offset))
+        return [self._order(r) for r in rows]
+
     def count_events(self, app_id: int | None = None) -> int:
         with self._read() as tx:
             if app_id is None:
@@ -278,6 +376,91 @@ class SqlStore(Store):
             row = tx.one(f"SELECT {REJECTION_COLUMNS} FROM rejected_events"
                          " WHERE app_id = ? AND id = ?", (app_id, rejection_id))
         return _rejection(row) if row else None
+
+    # -- export (shoptrack.export) -----------------------------------------------
+    _EXPORT_TABLES = {"events": "events", "visitors": "visitors", "carts": "visitors",
+                      "orders": "orders"}
+
+    def export_upto(self, kind: ExportKind, app_id: int) -> int:
+        table = self._EXPORT_TABLES[kind]
+        with self._read() as tx:
+            row = tx.one(f"SELECT MAX(id) FROM {table} WHERE app_id = ?", (app_id,))
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def export_pages(self, kind: ExportKind, app_id: int,
+                     query: ExportQuery) -> Iterator[ExportPage]:
+        read = {"events": self._event_page, "visitors": self._visitor_page,
+                "orders": self._order_page, "carts": self._cart_page}[kind]
+        after = query.after_id
+        while True:
+            # Each page is its own short read: nothing is held open between pages.
+            with self._read() as tx:
+                page = read(tx, app_id, after, query)
+            if not page.rows:
+                return
+            yield page
+            after = page.last_id
+
+    @staticmethod
+    def _event_page(tx: Tx, app_id: int, after: int, query: ExportQuery) -> ExportPage:
+        sql = f"SELECT {EVENT_SELECT} FROM events WHERE app_id = ? AND id > ? AND id <= ?"
+        params: list[Any] = [app_id, after, query.upto]
+        for clause, value in (("type = ?", query.type), ("received_at >= ?", query.since),
+                              ("received_at < ?", query.until)):
+            if value is not None:
+                sql += " AND " + clause
+                params.append(value)
+        rows = []
+        for row in tx.all(sql + " ORDER BY id LIMIT ?", (*params, query.page_size)):
+            event = _event(row)
+            del event["visitor_id"]  # as GET /api/v1/events shows an event
+            rows.append(event)
+        return ExportPage(rows, rows[-1]["id"] if rows else after)
+
+    @staticmethod
+    def _visitor_page(tx: Tx, app_id: int, after: int, query: ExportQuery) -> ExportPage:
+        found = tx.all("SELECT id, visitor_uid, info, first_seen, last_seen, event_count,"
+                       " cart_updated_at FROM visitors WHERE app_id = ? AND id > ? AND id <= ?"
+                       " ORDER BY id LIMIT ?", (app_id, after, query.upto, query.page_size))
+        guests: dict[int, list[str]] = {}
+        for visitor_id, guest in with_ids(tx, "SELECT visitor_id, guest_uid FROM guests WHERE"
+                                          " visitor_id{ids} ORDER BY linked_at, guest_uid",
+                                          [r[0] for r in found]):
+            guests.setdefault(int(visitor_id), []).append(guest)
+        rows = [{"id": r[0], "visitor_uid": r[1], "guest_uids": guests.get(r[0], []),
+                 "info": orjson.loads(r[2]), "first_seen": iso(r[3]), "last_seen": iso(r[4]),
+                 "event_count": r[5], "cart_updated_at": iso(r[6])} for r in found]
+        return ExportPage(rows, rows[-1]["id"] if rows else after)
+
+    def _order_page(self, tx: Tx, app_id: int, after: int, query: ExportQuery) -> ExportPage:
+        found = tx.all(
+            "SELECT o.order_id, o.revenue, o.state, o.items, o.created_at, o.updated_at,"
+            " v.visitor_uid, o.id, o.visitor_id FROM orders o LEFT JOIN visitors v"
+            " ON v.id = o.visitor_id WHERE o.app_id = ? AND o.id > ? AND o.id <= ?"
+            " ORDER BY o.id LIMIT ?", (app_id, after, query.upto, query.page_size))
+        rows = [{"id": r[7], **self._order(r), "visitor_id": r[8]} for r in found]
+        return ExportPage(rows, rows[-1]["id"] if rows else after)
+
+    _CART_SELECT = (
+        "SELECT c.visitor_id, v.visitor_uid, c.product_id, c.qnt, c.price, c.product_name,"
+        " c.product_url, c.product_image_url, c.updated_at FROM cart_lines c"
+        " JOIN visitors v ON v.id = c.visitor_id WHERE v.app_id = ?")
+
+    def _cart_page(self, tx: Tx, app_id: int, after: int, query: ExportQuery) -> ExportPage:
+        found = tx.all(self._CART_SELECT + " AND c.visitor_id > ? AND c.visitor_id <= ?"
+                       " ORDER BY c.visitor_id, c.product_id LIMIT ?",
+                       (app_id, after, query.upto, query.page_size))
+        if len(found) == query.page_size:
+            # A page ends at a whole cart, so that its last visitor id can be gone on from.
+            last = found[-1][0]
+            whole = [r for r in found if r[0] != last]
+            found = whole or tx.all(self._CART_SELECT + " AND c.visitor_id = ?"
+                                    " ORDER BY c.product_id", (app_id, last))
+        rows = [{"visitor_id": r[0], "visitor_uid": r[1], "product_id": r[2],
+                 "qnt": format_quantity(r[3]), "price": format_money(r[4]),
+                 "product_name": r[5], "product_url": r[6], "product_image_url": r[7],
+                 "updated_at": iso(r[8])} for r in found]
+        return ExportPage(rows, rows[-1]["visitor_id"] if rows else after)
 
     # -- privacy -----------------------------------------------------------------
     def export_visitor(self, app_id: int, uid: str) -> dict[str, Any] | None:
@@ -306,6 +489,8 @@ class SqlStore(Store):
             if visitor_id is None:
                 return None
             uids = self._uids_of(tx, visitor_id)
+            Rollups(tx).erase(visitor_id)  # out of the reports' visitor counts
+            erase_firings(tx, visitor_id)  # their trigger messages and log
             removed = {
                 "events": tx.run("DELETE FROM events WHERE visitor_id = ?", (visitor_id,)),
                 "cart_lines": tx.run("DELETE FROM cart_lines WHERE visitor_id = ?",
@@ -318,13 +503,13 @@ class SqlStore(Store):
             tx.run("DELETE FROM guests WHERE visitor_id = ?", (visitor_id,))
             tx.run("DELETE FROM visitors WHERE id = ?", (visitor_id,))
             now = now_ms()
-            for _, each in uids:
-                for needle in {each, quote_plus(each), quote(each)}:
-                    removed["rejected_events"] += tx.run(
-                        "DELETE FROM rejected_events WHERE app_id = ? AND body LIKE ? ESCAPE '!'",
-                        (app_id, "%" + _like_escape(needle) + "%"))
+            hasher = self._suppression_hasher(tx)
+            for kind, each in uids:
+                # The uids a rejection names were read from it when it was kept
+                # (protocol.sniff_uids): equal, never merely contained in its body.
+                removed["rejected_events"] += tx.run(_ERASE_REJECTIONS[kind], (app_id, each))
                 tx.run("INSERT INTO suppressed_uids (uid_hash, app_id, created_at) VALUES (?, ?, ?)"
-                       " ON CONFLICT (uid_hash) DO NOTHING", (uid_hash(app_id, each), app_id, now))
+                       " ON CONFLICT (uid_hash) DO NOTHING", (hasher(app_id, each), app_id, now))
         return removed
 
     @staticmethod

@@ -21,12 +21,15 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from shoptrack import __version__, metrics
+from shoptrack import __version__, dashboard, metrics
 from shoptrack.config import Settings
 from shoptrack.errors import Unauthorized
-from shoptrack.store import open_store
+from shoptrack.retention import RetentionJob
+from shoptrack.store import RejectionLimits, open_store
 from shoptrack.store.writer import Writer
-from shoptrack.web import api, docs, errors, health, ingest, tracker
+from shoptrack.triggers.scheduler import TriggerScheduler
+from shoptrack.web import api, docs, errors, export, health, ingest, reports, tracker
+from shoptrack.web import triggers as triggers_web
 from shoptrack.web.fastpath import IngestFastPath
 from shoptrack.web.middleware import RequestContext
 from shoptrack.web.ratelimit import RateLimiter
@@ -49,7 +52,9 @@ def create_app(settings: Settings,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.database_url, pool_size=settings.postgres_pool_size,
-                           busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                           busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                           rejection_limits=RejectionLimits(settings.rejected_max_per_app,
+                                                            settings.rejected_max_age_days))
         writer = Writer(store, max_events=settings.batch_max_events,
                         max_wait=settings.batch_max_wait_ms / 1000)
         writer.start()
@@ -58,10 +63,17 @@ def create_app(settings: Settings,
             RateLimiter(settings.rate_limit_app_per_second, settings.rate_limit_ip_per_second))
         for hook in on_start:
             hook(svc)
+        # Background work of this process: old events past an app's retention_days.
+        retention = RetentionJob(store, settings.retention_interval_seconds)
+        retention.start()
+        triggers = TriggerScheduler(store, settings)  # due trigger firings, deliveries
+        triggers.start()
         try:
             yield
         finally:
             app.state.services.draining = True
+            retention.stop()
+            triggers.stop()
             writer.close()
             store.close()
 
@@ -82,9 +94,14 @@ def create_app(settings: Settings,
     app.add_middleware(RequestContext)
     app.router.routes.extend(ingest.routes)
     app.include_router(api.router)
+    app.include_router(export.router)
+    app.include_router(reports.router)
+    app.include_router(triggers_web.router)
+    app.include_router(triggers_web.links_router)
     app.include_router(health.router)
     app.include_router(tracker.router)
     docs.install(app)
+    dashboard.install(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:

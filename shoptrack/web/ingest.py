@@ -3,6 +3,9 @@
 Each handler reads the body (capped), decodes and validates it with
 :mod:`shoptrack.protocol`, stamps the request context, and awaits the write
 path.  A 200 means the event is committed.
+
+Who may change carts and orders is the app's ``order_updates`` setting
+(:class:`OrderRules`, docs/operations.md "Who may change orders").
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ import zlib
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from shoptrack import metrics
+from shoptrack.apps import hash_secret
 from shoptrack.clock import now_ms
 from shoptrack.errors import (
     BadRequest,
     Forbidden,
     PayloadTooLarge,
     ShoptrackError,
+    Unauthorized,
+    Unavailable,
+    database_unavailable,
 )
 from shoptrack.privacy import stored_ip
 from shoptrack.protocol import (
@@ -33,10 +41,11 @@ from shoptrack.protocol import (
     decode_json,
     parse_watch,
     sniff_app_key,
+    sniff_uids,
     validate_event,
     webhook_event,
 )
-from shoptrack.store.contract import App, Outcome
+from shoptrack.store.contract import App, Outcome, StoreUnavailable
 from shoptrack.web import origins
 from shoptrack.web.errors import error_response
 from shoptrack.web.requests import IngestRequest
@@ -47,6 +56,12 @@ log = logging.getLogger("shoptrack.ingest")
 
 
 MAX_EVENT_BYTES = 32 * 1024
+WEBHOOK = "/integration/common/webhook"
+# What GET /watch/event may not send (any page can embed it as an image), and what only
+# a shop's back end may send: see OrderRules.
+CART_AND_ORDER_TYPES = frozenset(
+    {"add_to_cart", "remove_from_cart", "update_cart", "purchase", "order_update"})
+ORDER_CHANGE_TYPES = frozenset({"order_update"})
 
 _FORM_SCHEMA = {
     "type": "object",
@@ -59,8 +74,8 @@ _FORM_SCHEMA = {
     "required": ["app_key", "data"],
 }
 _ERROR = {"description": "refused: {\"error\": {\"code\", \"field\", \"message\"}}"}
-_ANSWERS = {"200": {"description": "committed"}, "400": _ERROR, "403": _ERROR, "413": _ERROR,
-            "429": _ERROR, "503": _ERROR}
+_ANSWERS = {"200": {"description": "committed"}, "400": _ERROR, "401": _ERROR, "403": _ERROR,
+            "405": _ERROR, "413": _ERROR, "429": _ERROR, "503": _ERROR}
 
 # The ingest routes are plain Starlette routes (no FastAPI per-request machinery on the
 # hot path); this is their part of /openapi.json.
@@ -144,6 +159,78 @@ async def known_app(svc: Services, app_key: Any) -> App:
     return app
 
 
+class MethodNotAllowed(ShoptrackError):
+    """405: an event type that this method may not carry (GET and a cart or order)."""
+
+    status = 405
+    default_code = "method_not_allowed"
+
+
+class OrderRules:
+    """The app's ``order_updates`` setting, applied to the events of one request.
+
+    * ``any``: every request with the app key may do anything (Convead's behaviour).
+    * ``server`` (the default): ``GET /watch/event`` may not change carts or orders
+      (405, field ``type``); a browser request (one with an ``Origin`` header) may not
+      change an order: no ``order_update``, no webhook (403 ``order_update_not_allowed``,
+      field ``Origin``).  ``purchase`` creates an order, it never changes one: browsers
+      may send it.
+    * ``signed``: as ``server``, and an order change needs the app's API secret as
+      ``Authorization: Bearer <secret>`` (401 ``unauthorized``), checked once a request.
+
+    Checked before the event is validated: a refusal here is about who sent the event,
+    not what it holds, so it is not kept among the app's rejected events.
+    """
+
+    def __init__(self, svc: Services, app: App, request: IngestRequest, route: str) -> None:
+        self.svc = svc
+        self.app = app
+        self.request = request
+        self.route = route
+        self._signed: bool | None = None
+
+    async def check(self, etype: Any) -> None:
+        mode = self.app.settings.order_updates
+        if mode == "any" or not isinstance(etype, str) or etype not in CART_AND_ORDER_TYPES:
+            return
+        if self.request.scope.get("method") != "POST":
+            raise MethodNotAllowed(
+                f"{etype} changes a cart or an order, which GET /watch/event (a pixel any "
+                "page can embed) may not do: send it with POST", field="type")
+        if etype not in ORDER_CHANGE_TYPES:
+            return
+        what = "the order webhook" if self.route == WEBHOOK else f"{etype} (an order change)"
+        if self.request.headers.get("origin"):
+            raise Forbidden(
+                f"{what} may not come from a browser (the request carries an Origin "
+                "header): send order changes from the shop's back end",
+                code="order_update_not_allowed", field="Origin")
+        if mode == "signed" and not await self._presents_secret():
+            raise Unauthorized(
+                f"{what} needs this app's API secret: send Authorization: Bearer "
+                "<api secret> (the app's order_updates setting is 'signed')",
+                field="Authorization")
+
+    async def _presents_secret(self) -> bool:
+        """The request carries this app's API secret.  As for the read API
+        (:func:`shoptrack.web.auth.require_secret`), it is looked up by the SHA-256 of
+        what was presented: the stored value is never compared with the secret itself,
+        so the lookup's timing leaks nothing about it."""
+        if self._signed is None:
+            scheme, _, token = self.request.headers.get("authorization", "").partition(" ")
+            token = token.strip()
+            self._signed = False
+            if scheme.lower() == "bearer" and token:
+                try:
+                    owner = await run_in_threadpool(self.svc.store.app_by_secret_hash,
+                                                    hash_secret(token))
+                except StoreUnavailable as exc:
+                    log.warning("secret look-up failed, database unavailable: %s", exc)
+                    raise database_unavailable() from exc
+                self._signed = owner is not None and owner.id == self.app.id
+        return self._signed
+
+
 def client_ip(request: IngestRequest) -> str | None:
     client = request.scope.get("client")
     return str(client[0]) if client else None
@@ -169,25 +256,35 @@ def stamp(event: Event, app: App, request: IngestRequest) -> Event:
 
 def rejection(app: App, request: IngestRequest, route: str, body: bytes,
               error: ShoptrackError) -> Rejection:
-    """The refused request as it is kept (see shoptrack.rejections)."""
+    """The refused request as it is kept (see shoptrack.rejections), with the uids it
+    names (by which erasing a person finds it)."""
     topic = request.headers.get("x-webhook-topic")
+    content_type = request.headers.get("content-type")
+    query: bytes = request.scope.get("query_string", b"")
+    visitor_uid, guest_uid = sniff_uids(content_type or "", body, query)
     return Rejection(
         app_id=app.id, route=route, code=error.code, field=error.field, message=error.message,
-        content_type=request.headers.get("content-type"),
+        content_type=content_type,
         body=body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00"),
-        query=request.scope.get("query_string", b"").decode("latin-1") or None,
+        query=query.decode("latin-1") or None,
         headers={"x-webhook-topic": topic} if topic else {},
         received_at=now_ms(),
         client_ip=_kept_ip(request, app),
         user_agent=_user_agent(request),
+        visitor_uid=visitor_uid,
+        guest_uid=guest_uid,
     )
 
 
 async def keep(svc: Services, items: list[Rejection]) -> None:
-    """Store refused requests; a failure to keep them is logged, never hides the 4xx."""
+    """Store refused requests; a failure to keep them is logged, never hides the 4xx.
+    One naming an erased person's uid is not kept (``suppressed``)."""
     for outcome in await svc.writer.submit_many(items):
         if isinstance(outcome, ShoptrackError):
+            metrics.REJECTIONS_NOT_KEPT.labels("unstored").inc()
             log.warning("could not keep a rejected event: %s", outcome.message)
+        elif outcome.status == "suppressed":
+            metrics.REJECTIONS_NOT_KEPT.labels("suppressed").inc()
 
 
 def _error_cors(request: IngestRequest, exc: ShoptrackError) -> dict[str, str]:
@@ -220,15 +317,21 @@ async def _ingest_one(request: IngestRequest, route: str, decode: Any) -> Respon
         try:
             app_key, obj = decode(request, body)
         except BadRequest:
-            # Undecodable, but whose? Keep it for the app if its key can still be read.
+            # Undecodable, but whose? Keep it for the app if its key can still be read,
+            # and if the app takes the request as it would any other: from one of its
+            # origins (else 403) and within the rate limits (else 429); neither is kept.
             sniffed = request.headers.get("x-app-key") or sniff_app_key(
                 request.headers.get("content-type", ""), body,
                 request.scope.get("query_string", b""))
             app = await svc.apps.by_key(sniffed) if sniffed else None
+            if app is not None:
+                cors = origins.allow(app, request.headers.get("origin"))
+                svc.limiter.check(app, client_ip(request))
             raise
         app = await known_app(svc, app_key)
         cors = origins.allow(app, request.headers.get("origin"))
         svc.limiter.check(app, client_ip(request))
+        await OrderRules(svc, app, request, route).check(obj.get("type"))
         event = stamp(validate_event(obj), app, request)
         return answer(await svc.writer.submit(event), cors)
     except ShoptrackError as exc:
@@ -255,7 +358,7 @@ async def watch_event(request: IngestRequest) -> Response:
 
 
 async def order_webhook(request: Request) -> Response:
-    return await _ingest_one(request, "/integration/common/webhook", _decode_webhook)
+    return await _ingest_one(request, WEBHOOK, _decode_webhook)
 
 
 async def watch_events(request: Request) -> Response:
@@ -285,7 +388,16 @@ async def watch_events(request: Request) -> Response:
         return error_response(exc, cors or _error_cors(request, exc))
     results: list[dict[str, Any]] = [{} for _ in raw_events]
     items: list[tuple[int, Event | Rejection]] = []
+    rules = OrderRules(svc, app, request, "/watch/events")
     for index, obj in enumerate(raw_events):
+        try:
+            await rules.check(obj.get("type") if isinstance(obj, dict) else None)
+        except Unavailable as exc:  # the secret could not be checked: the request failed
+            return error_response(exc, cors)
+        except ShoptrackError as exc:  # refused for who sent it (OrderRules): not kept
+            metrics.REJECTED.labels(exc.code).inc()
+            results[index] = {"status": "error", **exc.body()}
+            continue
         try:
             items.append((index, stamp(_batch_event(obj, index), app, request)))
         except ShoptrackError as exc:

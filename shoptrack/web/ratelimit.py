@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shoptrack.errors import RateLimited
@@ -26,9 +27,13 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, app_rate: float, ip_rate: float) -> None:
+    """``clock`` gives the time in seconds (monotonic); tests pass a fake one."""
+
+    def __init__(self, app_rate: float, ip_rate: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.app_rate = app_rate
         self.ip_rate = ip_rate
+        self.clock = clock
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     def check(self, app: App, client_ip: str | None, cost: int = 1) -> None:
@@ -40,7 +45,7 @@ class RateLimiter:
             self._take(("ip", client_ip), self.ip_rate, cost, "client_ip")
 
     def _take(self, key: tuple[str, str], rate: float, cost: int, field: str) -> None:
-        now = time.monotonic()
+        now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= MAX_BUCKETS:

@@ -29,9 +29,8 @@ import httpx
 import pytest
 
 from shoptrack.client import EventRejected, RequestRejected, RetryPolicy, Tracker
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wire_fixtures
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "convead-wire"
 MONEY_KEYS = ("price", "qnt", "revenue")
 PAGE_KEYS = ("url", "title", "referrer", "domain", "path", "host")
 VOLATILE = {"id", "message_id", "received_at", "client_ip", "user_agent",
@@ -44,10 +43,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 
 # -- the recorded requests and the client calls they stand for ----------------------------
 def recorded() -> list[dict[str, Any]]:
-    lines = []
-    for path in sorted(FIXTURES.glob("*.jsonl")):
-        lines += [json.loads(line) for line in path.read_text().splitlines() if line]
-    return lines
+    return wire_fixtures()
 
 
 def php_request(event: dict[str, Any]) -> dict[str, Any]:

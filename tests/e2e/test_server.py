@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer
-
-FIXTURE = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "convead-wire"
-           / "php-tracker-1.1.11.jsonl")
+from tests.conftest import LiveServer, wire_fixtures
 
 
-def php_request(index: int) -> dict[str, str]:
-    return dict(json.loads(FIXTURE.read_text().splitlines()[index]))
+def php_request(index: int) -> dict[str, Any]:
+    return wire_fixtures("php-tracker-1.1.11.jsonl")[index]
 
 
 def test_curl_exactly_as_the_php_client_sends_it(live_server: LiveServer) -> None:

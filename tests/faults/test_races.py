@@ -25,7 +25,6 @@ import copy
 import json
 import random
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, wait_for_lock_waits
 from tests.faults.support import (
     FORM,
     PRICES,
@@ -151,17 +150,18 @@ def test_cart_replace_racing_an_add_through_another_uid(
         with psycopg.connect(database_url) as hold:
             # A slow transaction on the profile: both writers below reach it while it runs.
             hold.execute("SELECT id FROM visitors WHERE id = %s FOR UPDATE", (profile,))
+            holder = hold.info.backend_pid
             adding = threading.Thread(target=lambda: answers.update(add=_post(
                 first.base_url, {"type": "add_to_cart", "properties": {
                     "product_id": "p2", "qnt": 1, "price": PRICES["p2"]}}, guest_uid="phone")))
             adding.start()
-            time.sleep(0.5)  # the add has changed the cart and waits for the profile row
+            wait_for_lock_waits(database_url, holder, 1)  # the add waits for the profile row
             replacing = threading.Thread(target=lambda: answers.update(replace=_post(
                 second.base_url, {"type": "update_cart", "properties": {"items": [
                     {"product_id": "p3", "qnt": 1, "price": PRICES["p3"]}]}},
                 visitor_uid=VISITOR)))
             replacing.start()
-            time.sleep(0.5)
+            wait_for_lock_waits(database_url, holder, 2)  # and the replace, behind it
             hold.rollback()
         adding.join(30)
         replacing.join(30)

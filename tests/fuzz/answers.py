@@ -5,6 +5,11 @@ result per event, each ``ok``, ``duplicate`` or an error in the one shape);
 anything else is a 4xx whose JSON body is exactly
 ``{"error": {"code", "field", "message"}}``.  Each call counts one case for the
 run's summary (``tests/fuzz/conftest.py``).
+
+The order rules (the app's default ``order_updates: server``, shoptrack.web.ingest
+``OrderRules``): a ``GET`` never gets a 200 for a cart or order event
+(:func:`raw_asgi`), and a request with an ``Origin`` never gets one for an order
+change (:func:`post` with ``browser_order_change``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 
 import httpx
 
+from shoptrack.errors import BadRequest
+from shoptrack.protocol import parse_watch
+from shoptrack.web.ingest import CART_AND_ORDER_TYPES
 from tests.conftest import AppClient
 from tests.fuzz.conftest import ACCEPTED, CASES
 
@@ -56,10 +64,23 @@ def assert_error_shape(error: Any, where: str) -> None:
 
 
 def post(client: AppClient, target: str, url: str, body: bytes,
-         headers: dict[str, Any] | None = None, method: str = "POST") -> None:
+         headers: dict[str, Any] | None = None, method: str = "POST",
+         browser_order_change: bool = False) -> None:
+    """Send and :func:`check`; ``browser_order_change``: an order change sent with an
+    ``Origin``, which the app's default rules never take (no 200)."""
     response = client.request(method, url, content=body, headers=headers or {})
-    check(target, response.status_code, response.headers, response.content,
-          (method, url[:500], headers, body[:500]))
+    sent = (method, url[:500], headers, body[:500])
+    check(target, response.status_code, response.headers, response.content, sent)
+    if browser_order_change:
+        assert response.status_code != 200, f"{target}: a browser changed an order\n{sent!r}"
+
+
+def pixel_type(query: bytes) -> Any:
+    """The event type a GET's query string carries, or None when it does not decode."""
+    try:
+        return parse_watch("", b"", query).obj.get("type")
+    except BadRequest:
+        return None
 
 
 def raw_asgi(client: AppClient, target: str, method: str, path: str, query: bytes,
@@ -92,4 +113,8 @@ def raw_asgi(client: AppClient, target: str, method: str, path: str, query: byte
                         for k, v in start.get("headers", [])}
     check(target, start["status"], response_headers, content,
           (method, path, query[:300], body[:300]))
+    if method != "POST" and start["status"] == 200:
+        etype = pixel_type(query)
+        assert not (isinstance(etype, str) and etype in CART_AND_ORDER_TYPES), (
+            f"{target}: GET changed a cart or an order ({etype}): {query[:300]!r}")
 

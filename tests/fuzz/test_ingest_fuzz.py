@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import APP_KEY, AppClient
+from tests.conftest import APP_KEY, AppClient, examples
 from tests.fuzz.answers import post, raw_asgi
 from tests.fuzz.strategies import (
     FORM,
@@ -62,8 +62,8 @@ FUZZ = settings(max_examples=150, deadline=None,
                                        HealthCheck.data_too_large, HealthCheck.large_base_example])
 
 
-def fuzz(examples: int) -> settings:
-    return settings(FUZZ, max_examples=examples)
+def fuzz(n: int) -> settings:
+    return settings(FUZZ, max_examples=examples(n))  # a tenth under `make test-fast`
 
 
 # -- 1. malformed forms -------------------------------------------------------------------------
@@ -85,9 +85,10 @@ def test_malformed_forms(fuzz_client: AppClient, body: bytes, content_type: str,
 
 # -- 2. the event object, in each of the three spellings of /watch/event ------------------------
 @fuzz(300)
-@given(data=st.data(), spelling=st.sampled_from(["form", "query", "json"]))
+@given(data=st.data(), spelling=st.sampled_from(["form", "query", "json", "get"]))
 def test_watch_event_data(fuzz_client: AppClient, data: st.DataObject, spelling: str) -> None:
-    """Wrong types at every field of every event type, junk strings, NaN, huge numbers."""
+    """Wrong types at every field of every event type, junk strings, NaN, huge numbers.
+    ``get``: pixel-style, which never changes a cart or an order (checked by raw_asgi)."""
     if spelling == "json":
         body = utf8(data.draw(events(app_key=True), label="event"))
         content_type = data.draw(st.sampled_from(JSON_TYPES[:2] * 3 + JSON_TYPES[2:]),
@@ -105,7 +106,9 @@ def test_watch_event_data(fuzz_client: AppClient, data: st.DataObject, spelling:
         post(fuzz_client, "/watch/event form", "/watch/event", encoded,
              {"Content-Type": data.draw(st.sampled_from(FORM_TYPES[:3]), label="ctype")})
     else:  # straight into the scope: the HTTP client refuses URLs over 64 KiB
-        raw_asgi(fuzz_client, "/watch/event query", "POST", "/watch/event", encoded, [], b"")
+        method = "GET" if spelling == "get" else "POST"
+        raw_asgi(fuzz_client, f"/watch/event query ({method})", method, "/watch/event",
+                 encoded, [], b"")
 
 
 # -- 3. deep nesting anywhere -------------------------------------------------------------------
@@ -192,7 +195,7 @@ header_bytes = st.binary(max_size=40).map(lambda b: bytes(c for c in b if c >= 0
 
 
 @st.composite
-def webhook_requests(draw: st.DrawFn) -> tuple[bytes, dict[str, Any], str]:
+def webhook_requests(draw: st.DrawFn) -> tuple[bytes, dict[str, Any], str, bool]:
     if draw(st.integers(0, 9)) == 0:
         body = draw(st.one_of(st.binary(max_size=300), anything.map(utf8)))
     else:
@@ -209,15 +212,21 @@ def webhook_requests(draw: st.DrawFn) -> tuple[bytes, dict[str, Any], str]:
         url += "?app_key=" + quote_plus(utf8(draw(app_keys)))
     elif where == "junk":
         headers["X-App-Key"] = draw(header_bytes)
-    return body, headers, url
+    browser = draw(st.integers(0, 4)) == 0
+    if browser:  # a browser may never change an order (the default order_updates: server)
+        headers["Origin"] = "https://shop.example.com"
+    return body, headers, url, browser
 
 
 @fuzz(200)
 @given(request=webhook_requests())
-def test_order_webhook(fuzz_client: AppClient, request: tuple[bytes, dict[str, Any], str]) -> None:
-    """Order updates with wrong types, junk topics and keys, non-JSON bodies."""
-    body, headers, url = request
-    post(fuzz_client, "/integration/common/webhook", url, body, headers)
+def test_order_webhook(fuzz_client: AppClient,
+                       request: tuple[bytes, dict[str, Any], str, bool]) -> None:
+    """Order updates with wrong types, junk topics and keys, non-JSON bodies; from a
+    browser (an Origin header) one is never taken."""
+    body, headers, url, browser = request
+    post(fuzz_client, "/integration/common/webhook", url, body, headers,
+         browser_order_change=browser)
 
 
 # -- 6. a fixed corpus of the nastiest cases, on SQLite and PostgreSQL --------------------------

@@ -38,11 +38,11 @@ from shoptrack.apps import register_app
 from shoptrack.config import Settings
 from shoptrack.store import open_store
 from shoptrack.web.app import create_app
-from tests.conftest import APP_KEY, AppClient
+from tests.conftest import APP_KEY, AppClient, examples
 from tests.fuzz.answers import assert_error_shape
 from tests.fuzz.conftest import ACCEPTED, CASES, sqlite_copy
 
-EXAMPLES = 100  # an operation: positive and negative cases mixed
+EXAMPLES = examples(100)  # an operation: positive and negative cases mixed
 INGEST = ("/watch/", "/integration/")
 
 

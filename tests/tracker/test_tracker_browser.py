@@ -14,6 +14,7 @@ events of that port. The test that stops the server has its own
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from shoptrack.demo import DEMO_ROOT, make_demo_server
-from tests.conftest import LiveServer
+from tests.conftest import BIN, LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +61,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def server(module_server: LiveServer) -> LiveServer:
-    """The module's shared ``shoptrack serve``; each test filters by its shop's port."""
+    """The module's shared ``shoptrack serve``; each test filters by its shop's port.
+
+    Its app takes order changes from browsers (``--order-updates any``): these tests send
+    every event type, ``order_update`` included, from the page (the default, ``server``,
+    refuses that: tests/web/test_order_rules.py)."""
+    subprocess.run([BIN / "shoptrack", "apps", "set", module_server.app_key,
+                    "--order-updates", "any", "--database", module_server.database_url],
+                   check=True, capture_output=True)
     return module_server
 
 
@@ -463,7 +471,7 @@ def test_demo_shop_sends_every_event_type_without_console_errors(
         console = walk_through_the_demo_shop(shop, context)
         expected = {
             "link", "custom", "view_product", "add_to_cart", "update_cart", "remove_from_cart",
-            "login", "update_info", "purchase", "order_update",
+            "login", "update_info", "purchase",
         }  # fmt: skip
         events = shop.wait_for(
             lambda ev: (
@@ -477,6 +485,13 @@ def test_demo_shop_sends_every_event_type_without_console_errors(
     [purchase] = of_type(events, "purchase")
     items = purchase["properties"]["items"]
     assert [(str(i["product_id"]), float(i["qnt"])) for i in items] == [("102", 3.0)]
+    # "Paid" went through the demo's server, as the order webhook (not from the page).
+    order_id = purchase["properties"]["order_id"]
+    deadline = time.monotonic() + 10
+    while server.api(f"/api/v1/orders/{order_id}")["state"] != "paid":
+        assert time.monotonic() < deadline, "the order never became paid"
+        time.sleep(0.1)
+    assert not of_type(events, "order_update")
     assert console.errors == []
 
 

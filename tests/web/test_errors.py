@@ -152,3 +152,28 @@ def test_batch_errors(client: AppClient) -> None:
                  "invalid_encoding", "Content-Encoding")
     bomb = gzip.compress(b" " * (2 * 1024 * 1024))
     assert_error(post(bomb, **{"Content-Encoding": "gzip"}), 413, "payload_too_large", "body")
+
+
+def test_order_rule_errors(make_client: Any, database_url: str) -> None:
+    """Who may change orders (docs/operations.md): GET, browsers, and a missing secret."""
+    from shoptrack.store import AppSettings, open_store
+
+    client = make_client()
+    update = {"type": "order_update", "properties": {"order_id": "1", "state": "paid"}}
+    get = client.get("/watch/event?" + form(update))
+    assert_error(get, 405, "method_not_allowed", "type")
+    browser = client.post("/watch/event", content=form(update),
+                          headers={**FORM, "Origin": "https://shop.com"})
+    assert_error(browser, 403, "order_update_not_allowed", "Origin")
+    hook = client.post("/integration/common/webhook", content=b'{"order_id": "1"}',
+                       headers={"Content-Type": "application/json", "X-App-Key": "APPKEY",
+                                "Origin": "https://shop.com"})
+    assert_error(hook, 403, "order_update_not_allowed", "Origin")
+    store = open_store(database_url)
+    app = store.app_by_key("APPKEY")
+    assert app is not None
+    store.update_app(app.id, settings=AppSettings(order_updates="signed"))
+    store.close()
+    signed = make_client()
+    assert_error(signed.post("/watch/event", content=form(update), headers=FORM), 401,
+                 "unauthorized", "Authorization")

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import AppClient
+from tests.conftest import WIRE_FIXTURES, AppClient, wire_fixtures
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "convead-wire"
 FILES = ["php-tracker-1.1.11.jsonl", "php-tracker-1.2.3.jsonl", "ruby-client.jsonl"]
-
-
-def recorded(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line]
 
 
 def replay(client: AppClient, name: str) -> list[dict[str, Any]]:
     answers = []
-    for request in recorded(name):
+    for request in wire_fixtures(name):
         response = client.post(request["path"], content=request["body"].encode(),
                                headers=request["headers"])
         assert response.status_code == 200, (request, response.text)
@@ -29,7 +22,7 @@ def replay(client: AppClient, name: str) -> list[dict[str, Any]]:
 
 
 def test_fixture_files_are_present() -> None:
-    assert sorted(p.name for p in FIXTURES.glob("*.jsonl")) == sorted(FILES)
+    assert sorted(p.name for p in WIRE_FIXTURES.glob("*.jsonl")) == sorted(FILES)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -37,7 +30,7 @@ def test_every_recorded_request_is_accepted(client: AppClient, name: str) -> Non
     answers = replay(client, name)
     assert all(a["ok"] is True for a in answers)
     stored = client.api("/api/v1/events", limit=100)["events"]
-    assert len(stored) == len(recorded(name))
+    assert len(stored) == len(wire_fixtures(name))
 
 
 def test_php_1_1_11_state(client: AppClient) -> None:
@@ -76,7 +69,7 @@ def test_php_1_1_11_state(client: AppClient) -> None:
 
 
 def test_php_1_1_11_cart_before_purchase(client: AppClient) -> None:
-    for request in recorded("php-tracker-1.1.11.jsonl")[:6]:
+    for request in wire_fixtures("php-tracker-1.1.11.jsonl")[:6]:
         assert client.post(request["path"], content=request["body"].encode(),
                            headers=request["headers"]).status_code == 200
     cart = client.api("/api/v1/visitors/guest-abc-1")["cart"]

@@ -12,7 +12,7 @@ import pytest
 from shoptrack.apps import register_app
 from shoptrack.logs import JsonFormatter, request_id
 from shoptrack.store import open_store
-from tests.conftest import AppClient
+from tests.conftest import AppClient, FakeClock
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 
@@ -22,38 +22,66 @@ def body(app_key: str = "APPKEY") -> str:
                       "data": json.dumps({"type": "link"})})
 
 
+def frozen(client: AppClient) -> FakeClock:
+    """Stop the app's rate-limit clock: it moves only when the test says (no sleeping,
+    and a slow run cannot refill a bucket behind the test's back)."""
+    clock = FakeClock()
+    client.app.state.services.limiter.clock = clock
+    return clock
+
+
+def post(client: AppClient, app_key: str = "APPKEY") -> int:
+    return client.post("/watch/event", content=body(app_key), headers=FORM).status_code
+
+
 def test_rate_limit_per_app_leaves_other_apps_alone(
         make_client: Callable[..., AppClient], database_url: str) -> None:
     store = open_store(database_url)
     register_app(store, "other", app_key="OTHER")
     store.close()
-    client = make_client(rate_limit_app_per_second=5)
-    statuses = [client.post("/watch/event", content=body(), headers=FORM).status_code
-                for _ in range(8)]
-    assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3
+    client = make_client(rate_limit_app_per_second=4)
+    clock = frozen(client)
+    statuses = [post(client) for _ in range(7)]
+    assert statuses[:4] == [200] * 4 and statuses[4:] == [429] * 3
     limited = client.post("/watch/event", content=body(), headers=FORM)
     assert limited.status_code == 429
-    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["retry-after"] == "1"
     assert limited.json()["error"] == {"code": "rate_limited", "field": "app_key",
                                        "message": "too many requests for this app key; "
                                                   "retry later"}
-    assert client.post("/watch/event", content=body("OTHER"), headers=FORM).status_code == 200
+    assert post(client, "OTHER") == 200
     # Refused for the rate, nothing was stored for it.
-    assert len(client.api("/api/v1/events")["events"]) == 5
+    assert len(client.api("/api/v1/events")["events"]) == 4
+    # A quarter of a second gives back one event's worth at 4 a second; Retry-After, all.
+    clock.advance(0.25)
+    assert [post(client), post(client)] == [200, 429]
+    clock.advance(1.0)
+    assert [post(client) for _ in range(5)] == [200] * 4 + [429]
 
 
 def test_rate_limit_per_ip(make_client: Callable[..., AppClient]) -> None:
     client = make_client(rate_limit_ip_per_second=3)
-    statuses = [client.post("/watch/event", content=body(), headers=FORM).status_code
-                for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    clock = frozen(client)
+    limited = [post(client) for _ in range(4)]
+    assert limited == [200, 200, 200, 429]
+    clock.advance(1.0)
+    assert post(client) == 200
 
 
 def test_a_batch_costs_one_token_per_event(make_client: Callable[..., AppClient]) -> None:
     client = make_client(rate_limit_app_per_second=10)
-    events = [{"type": "link", "guest_uid": f"g{i}"} for i in range(11)]
-    response = client.post("/watch/events", json={"app_key": "APPKEY", "events": events})
-    assert response.status_code == 429
+    clock = frozen(client)
+
+    def batch(n: int) -> int:
+        events = [{"type": "link", "guest_uid": f"g{i}"} for i in range(n)]
+        return client.post("/watch/events",
+                           json={"app_key": "APPKEY", "events": events}).status_code
+
+    assert batch(7) == 200
+    assert batch(4) == 429  # 3 left
+    assert batch(3) == 200
+    clock.advance(0.5)  # 5 back
+    assert [batch(6), batch(5), batch(1)] == [429, 200, 429]
 
 
 def test_metrics(client: AppClient) -> None:

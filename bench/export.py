@@ -1,0 +1,131 @@
+"""Exports and retention on a large table: time per million rows, the server's memory.
+
+    .venv/bin/python bench/export.py --events 1000000 [--backend sqlite|postgresql]
+
+Seeds the events straight into a fresh database (``seed.py``), starts ``shoptrack
+serve`` on it, and downloads ``GET /api/v1/export/events`` in each format (NDJSON,
+CSV, Parquet; NDJSON and CSV also gzipped), reading the body as fast as it comes
+while sampling the server process's resident memory (``VmRSS``) every 50 ms.  Then
+the retention job deletes the oldest events for a while (``--retention-batches``
+transactions of ``SCAN`` events) and the time of each transaction is reported: the
+write lock is held that long.  Prints one JSON document; not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed import seed  # noqa: E402
+from servers import shoptrack  # noqa: E402
+from stores import DEFAULT_POSTGRES_URL, PostgresDatabase, SQLiteDatabase  # noqa: E402
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def download(url: str, secret: str, fmt: str, pid: int, gzip: bool) -> dict[str, Any]:
+    peak = [rss_kib(pid)]
+    before = peak[0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], rss_kib(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    size = 0
+    first_byte = None
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {secret}",
+               "Accept-Encoding": "gzip" if gzip else "identity"}
+    with httpx.stream("GET", url + "/api/v1/export/events", params={"format": fmt},
+                      headers=headers, timeout=600) as answer:
+        answer.raise_for_status()
+        for chunk in answer.iter_raw(1 << 20):
+            if first_byte is None:
+                first_byte = time.perf_counter() - started
+            size += len(chunk)
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return {"format": fmt + (" (gzip)" if gzip else ""), "seconds": round(seconds, 2),
+            "first_byte_seconds": round(first_byte or 0, 3), "megabytes": round(size / 1e6, 1),
+            "rss_before_mib": round(before / 1024, 1),
+            "rss_growth_mib": round((peak[0] - before) / 1024, 1)}
+
+
+def retention_batches(url: str, app_id: int, batches: int) -> dict[str, Any]:
+    from shoptrack import retention
+    from shoptrack.clock import now_ms
+    from shoptrack.store import open_store
+
+    store = open_store(url)
+    times = []
+    after: int | None = 0
+    try:
+        for _ in range(batches):
+            if after is None:
+                break
+            began = time.perf_counter()
+            _, after = store.expire_events(app_id, now_ms(), after, retention.SCAN)
+            times.append((time.perf_counter() - began) * 1000)
+    finally:
+        store.close()
+    times.sort()
+    return {"rows_per_transaction": retention.SCAN, "transactions": len(times),
+            "median_ms": round(times[len(times) // 2], 1),
+            "p99_ms": round(times[int(len(times) * 0.99)], 1), "max_ms": round(times[-1], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--retention-batches", type=int, default=200)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="export-", dir=Path(__file__).parent))
+    db = (SQLiteDatabase(workdir, "export") if args.backend == "sqlite"
+          else PostgresDatabase(os.environ.get("SHOPTRACK_TEST_POSTGRES_URL",
+                                               DEFAULT_POSTGRES_URL), "export"))
+    app = db.register_app()
+    began = time.perf_counter()
+    seed(db, app["id"], 0, args.events)
+    seeded = time.perf_counter() - began
+    server = shoptrack("shoptrack", db.url, 1, workdir,
+                       {"SHOPTRACK_RETENTION_INTERVAL_SECONDS": "0"}).start()
+    try:
+        assert server.proc is not None
+        pid = server.proc.pid
+        runs = [download(server.url, app["api_secret"], fmt, pid, gzip)
+                for fmt, gzip in (("ndjson", False), ("csv", False), ("parquet", False),
+                                  ("ndjson", True), ("csv", True))]
+    finally:
+        server.stop()
+    for run in runs:
+        run["seconds_per_million"] = round(run["seconds"] / (args.events / 1e6), 2)
+    out = {"backend": args.backend, "events": args.events, "seed_seconds": round(seeded, 1),
+           "exports": runs,
+           "retention": retention_batches(db.url, app["id"], args.retention_batches)}
+    print(json.dumps(out, indent=2))
+    if isinstance(db, PostgresDatabase):
+        db.drop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The dashboard's window on :mod:`shoptrack.reports`: the same report code as the API.
+
+Every figure the dashboard shows comes from a report function here; the dashboard only
+arranges and formats them (tiles, the chart's points, tables).  A report whose module
+is missing answers None, and its section says so.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from shoptrack.dashboard.formats import Formats
+from shoptrack.dashboard.ranges import Range, today_in
+from shoptrack.dashboard.sessions import Viewer, store_of
+from shoptrack.reports.abandoned_carts import AbandonedCartsParams
+from shoptrack.reports.abandoned_carts import abandoned_carts as abandoned_report
+from shoptrack.reports.custom_events import CustomEventsParams, custom_events
+from shoptrack.reports.funnel import FunnelParams, funnel
+from shoptrack.reports.order_states import OrderStatesParams
+from shoptrack.reports.order_states import order_states as order_states_report
+from shoptrack.reports.pages import PagesParams, pages
+from shoptrack.reports.period import Compare, Interval, RangeParams
+from shoptrack.reports.products import ProductsParams, products
+from shoptrack.reports.sources import SourcesParams, sources
+from shoptrack.reports.summary import SummaryParams, summary
+from shoptrack.reports.timeseries import Metric, TimeseriesParams, timeseries
+from shoptrack.store.contract import App, EventQuery, Store
+
+# (field of the summary, label, formatted as, up is good)
+TILES = (
+    ("visitors", "Visitors", "count", True), ("orders", "Orders", "count", True),
+    ("revenue", "Revenue", "money", True), ("average_order_value", "Average order", "money", True),
+    ("conversion_rate", "Conversion", "percent", True),
+    ("abandoned_carts", "Abandoned carts", "count", False),
+    ("abandoned_value", "Abandoned value", "money", False),
+)
+TOP = 10
+STEPS = {"visitors": "Visited", "viewed_product": "Viewed a product",
+         "added_to_cart": "Added to cart", "purchased": "Ordered"}
+
+
+def _format(fmt: Formats, kind: str, value: Any) -> str:
+    return cast(str, getattr(fmt, kind)(value))
+
+
+def _tiles(fmt: Formats, now: dict[str, Any], then: dict[str, Any] | None) -> list[dict[str, Any]]:
+    tiles = []
+    for name, label, kind, up_is_good in TILES:
+        current, before = float(now[name]), float(then[name]) if then else 0.0
+        change = (current - before) / before if before else None
+        tiles.append({"label": label, "value": _format(fmt, kind, now[name]),
+                      "change": change, "up_is_good": up_is_good,
+                      "was": _format(fmt, kind, then[name]) if then else ""})
+    return tiles
+
+
+def _seconds(label: str, fmt: Formats) -> int:
+    """A point's local start (``2026-11-27`` or ``2026-11-27T10:00+03:00``) as Unix seconds."""
+    if len(label) == 10:
+        return int(datetime.combine(date.fromisoformat(label), time(), fmt.zone).timestamp())
+    return int(datetime.fromisoformat(label).timestamp())
+
+
+def _overview(store: Store, app: App, chosen: Range, compare: Compare | None, metric: Metric,
+              interval: Interval) -> dict[str, Any]:
+    fmt = Formats.of(app)
+    period = RangeParams(start=chosen.start, end=chosen.end, compare=compare)
+    plain = RangeParams(start=chosen.start, end=chosen.end)
+    head = summary(store, app, SummaryParams(range=period)).model_dump(by_alias=True)
+    series = timeseries(store, app, TimeseriesParams(metric=metric, interval=interval,
+                                                     range=period))
+    points = series.data.points
+    earlier = series.compare.data.points if series.compare else None
+    steps = funnel(store, app, FunnelParams(range=plain)).data.steps
+    return {
+        "has_events": bool(store.events(app.id, EventQuery(limit=1))),
+        "tiles": _tiles(fmt, head["data"], head["compare"]["data"] if head["compare"] else None),
+        "series": {
+            "x": [_seconds(p.start, fmt) for p in points],
+            "y": [float(p.value) for p in points],
+            "compare": [float(p.value) for p in earlier][:len(points)] if earlier else None,
+            "label": metric.capitalize(), "compare_label": "Comparison period",
+            "interval": interval, "timezone": fmt.zone_name},
+        "funnel": [{"label": STEPS.get(s.step, s.step), "visitors": s.visitors,
+                    "of_previous": s.of_previous, "of_first": s.of_first} for s in steps],
+        "products": [{"name": p.name or p.product_id, "views": p.views,
+                      "purchased": p.purchased, "revenue": p.revenue}
+                     for p in products(store, app, ProductsParams(limit=TOP, range=plain))
+                     .data.products],
+        "sources": [{"name": c.channel, "visits": c.visits, "orders": c.orders,
+                     "revenue": c.revenue, "detail": ", ".join(
+                         d.referrer_domain or d.utm_source or "" for d in c.sources[:3]
+                         if d.referrer_domain or d.utm_source)}
+                    for c in sources(store, app, SourcesParams(range=plain)).data.channels],
+        "pages": [p.model_dump() for p in pages(store, app, PagesParams(limit=TOP, range=plain))
+                  .data.pages],
+        "custom_events": [k.model_dump() for k in custom_events(
+            store, app, CustomEventsParams(range=plain)).data.keys],
+    }
+
+
+async def overview(request: Request, who: Viewer, chosen: Range, compare: str | None,
+                   metric: str, interval: str) -> dict[str, Any] | None:
+    """Everything the overview shows: ``tiles``, ``series``, ``funnel``, ``products``,
+    ``sources``, ``pages``, ``custom_events``, ``has_events``."""
+    return await run_in_threadpool(_overview, store_of(request), who.app, chosen,
+                                   cast(Compare | None, compare), cast(Metric, metric),
+                                   cast(Interval, interval))
+
+
+async def order_states(request: Request, who: Viewer, first: date | None,
+                       last: date | None) -> list[dict[str, Any]] | None:
+    """Orders and revenue per state over the dates (reports' ``order-states``; without
+    dates, its default: the last 30 days)."""
+    params = OrderStatesParams(range=RangeParams(start=first, end=last))
+    report = await run_in_threadpool(order_states_report, store_of(request), who.app, params)
+    return [row.model_dump() for row in report.data.states]
+
+
+async def abandoned_carts(request: Request, who: Viewer, limit: int,
+                          offset: int) -> list[dict[str, Any]] | None:
+    """Abandoned carts idle since within the last year (reports' ``abandoned-carts``)."""
+    today = today_in(Formats.of(who.app).zone)
+    params = AbandonedCartsParams(limit=limit, offset=offset, range=RangeParams(
+        start=today - timedelta(days=364), end=today))
+    report = await run_in_threadpool(abandoned_report, store_of(request), who.app, params)
+    return [cart.model_dump() for cart in report.data.carts]

@@ -1,0 +1,47 @@
+"""Where the dashboard's pages live; each page family has its own module."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import RedirectResponse, Response
+
+from shoptrack.dashboard import carts, events, live, login, orders, overview, settings, visitors
+from shoptrack.dashboard.assets import STATIC_URL, static_files
+from shoptrack.dashboard.render import json_response, page
+from shoptrack.dashboard.sessions import LoginRequired, PageError
+from shoptrack.errors import error_body
+
+PAGES = (login, overview, visitors, orders, carts, live, events, settings)
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    if _wants_html(request) and request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{_query(next=target)}", status_code=303)
+    return json_response(error_body("unauthorized", None, "log in first"), status_code=401)
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    if not _wants_html(request):
+        return json_response(error_body(exc.code, None, exc.message), status_code=exc.status)
+    return page(request, "error.html", None, status=exc.status, title=exc.title,
+                message=exc.message)
+
+
+def _query(**params: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+def install(app: FastAPI) -> None:
+    app.mount(STATIC_URL, static_files(), name="dashboard-static")
+    for module in PAGES:
+        app.include_router(module.router)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(PageError, _page_error)

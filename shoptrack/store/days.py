@@ -1,0 +1,56 @@
+"""The rollups' UTC days (grain 1): each complete day summed once from its slots.
+
+The write path writes 15-minute slots only (grain 0).  Once a UTC day has
+ended (and :data:`GRACE_MS` more, longer than any batch lives, so no batch of
+that day is still to commit), the first batch of its app sums the day's slots
+into day rows, for every day not yet done, and moves ``report_days.upto``
+(the last day done).  Reports read days up to ``upto`` from the day rows and
+everything later from the slots (:func:`shoptrack.reports.period.pieces`), so
+they are exact whether or not a day has been summed yet.
+"""
+
+from __future__ import annotations
+
+from shoptrack.store.tx import Tx
+
+SLOT_MS = 900_000
+DAY_MS = 86_400_000
+SLOTS_PER_DAY = DAY_MS // SLOT_MS
+GRACE_MS = 600_000
+NONE_YET = -1  # no day summed
+DAY_COUNTS = (
+    "INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty) SELECT app_id, dim, 1,"
+    f" bucket / {SLOTS_PER_DAY}, key, SUM(n), SUM(qty) FROM report_counts WHERE app_id = ?"
+    " AND grain = 0 AND bucket >= ? AND bucket < ?"
+    f" GROUP BY app_id, dim, bucket / {SLOTS_PER_DAY}, key"
+    " ON CONFLICT (app_id, dim, grain, bucket, key) DO UPDATE"
+    " SET n = report_counts.n + excluded.n, qty = report_counts.qty + excluded.qty"
+)
+# Only the key-less people rows have days; per product, page or custom key they stay slots.
+DAY_DIMS = ("any", "view", "add")
+DAY_REACH = (
+    "INSERT INTO report_reach (app_id, dim, key, grain, bucket, visitor_id) SELECT DISTINCT"
+    f" app_id, dim, key, 1, bucket / {SLOTS_PER_DAY}, visitor_id FROM report_reach"
+    " WHERE app_id = ? AND grain = 0 AND bucket >= ? AND bucket < ?"
+    f" AND dim IN ({', '.join(repr(d) for d in DAY_DIMS)}) ON CONFLICT DO NOTHING"
+)
+
+
+def last_complete_day(now_ms: int) -> int:
+    return (now_ms - GRACE_MS) // DAY_MS - 1
+
+
+def summarise(tx: Tx, app_id: int, now_ms: int) -> int:
+    """Sum every complete day of the app not summed yet; the last day summed now."""
+    target = last_complete_day(now_ms)
+    tx.run("INSERT INTO report_days (app_id, upto) VALUES (?, ?) ON CONFLICT DO NOTHING",
+           (app_id, NONE_YET))
+    row = tx.one("SELECT upto FROM report_days WHERE app_id = ?" + tx.for_update, (app_id,))
+    upto = NONE_YET if row is None else int(row[0])
+    if upto >= target:
+        return upto
+    lo, hi = (upto + 1) * SLOTS_PER_DAY, (target + 1) * SLOTS_PER_DAY
+    tx.run(DAY_COUNTS, (app_id, lo, hi))
+    tx.run(DAY_REACH, (app_id, lo, hi))
+    tx.run("UPDATE report_days SET upto = ? WHERE app_id = ?", (target, app_id))
+    return target

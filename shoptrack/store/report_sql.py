@@ -1,0 +1,216 @@
+"""The report reads in SQL, the same on both backends (see :mod:`.report_reads`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+
+from shoptrack.money import UNITS_PER_ONE
+from shoptrack.store import rebuild
+from shoptrack.store.report_reads import (
+    CartRow,
+    OrderTotals,
+    Pieces,
+    ReportReads,
+    SourceRow,
+    Spans,
+)
+from shoptrack.store.tx import Tx, dumps
+
+PIECE_COLUMNS = (("i", "int"), ("g", "int"), ("lo", "int"), ("hi", "int"))
+SPAN_COLUMNS = (("i", "int"), ("lo", "int"), ("hi", "int"))
+NOT_CANCELLED = "o.state <> 'cancelled'"
+
+
+def _pieces(tx: Tx, pieces: Pieces) -> tuple[str, str]:
+    return tx.rows(PIECE_COLUMNS), dumps([list(p) for p in pieces])
+
+
+class ReportSql(ReportReads):
+    def _read(self) -> AbstractContextManager[Tx]:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Tx]:
+        raise NotImplementedError
+
+    def report_counts(self, app_id: int, dim: str, pieces: Pieces
+                      ) -> list[tuple[int, str, int, int]]:
+        if not pieces:
+            return []
+        with self._read() as tx:
+            rows, param = _pieces(tx, pieces)
+            found = tx.all(
+                f"SELECT t.i, c.key, SUM(c.n), SUM(c.qty) FROM {rows} JOIN report_counts c"
+                " ON c.app_id = ? AND c.dim = ? AND c.grain = t.g AND c.bucket >= t.lo"
+                " AND c.bucket < t.hi GROUP BY t.i, c.key"
+                # An erasure leaves rows at zero behind: they are not there.
+                " HAVING SUM(c.n) <> 0 OR SUM(c.qty) <> 0", (param, app_id, dim))
+        return [(int(i), key, int(n), int(qty)) for i, key, n, qty in found]
+
+    def report_reach(self, app_id: int, dim: str, pieces: Pieces,
+                     keys: Sequence[str] | None = None) -> list[tuple[int, str, int]]:
+        if not pieces or keys == []:
+            return []
+        with self._read() as tx:
+            rows, param = _pieces(tx, pieces)
+            sql = (f"SELECT t.i, r.key, COUNT(DISTINCT r.visitor_id) FROM {rows}"
+                   " JOIN report_reach r ON r.app_id = ? AND r.dim = ? AND r.grain = t.g"
+                   " AND r.bucket >= t.lo AND r.bucket < t.hi")
+            params: list[Any] = [param, app_id, dim]
+            if keys is not None:
+                sql += f" WHERE r.key IN (SELECT u.value FROM {tx.values})"
+                params.append(dumps(list(keys)))
+            found = tx.all(sql + " GROUP BY t.i, r.key", params)
+        return [(int(i), key, int(n)) for i, key, n in found]
+
+    def report_days_upto(self, app_id: int) -> int:
+        with self._read() as tx:
+            row = tx.one("SELECT upto FROM report_days WHERE app_id = ?", (app_id,))
+        return -1 if row is None else int(row[0])
+
+    def report_people(self, app_id: int, pieces: Pieces) -> tuple[int, int]:
+        if not pieces:
+            return 0, 0
+        with self._read() as tx:
+            rows, param = _pieces(tx, pieces)
+            row = tx.one(
+                "SELECT COUNT(*), COUNT(v.visitor_uid) FROM (SELECT DISTINCT r.visitor_id"
+                f" FROM {rows} JOIN report_reach r ON r.app_id = ? AND r.dim = 'any'"
+                " AND r.key = '' AND r.grain = t.g AND r.bucket >= t.lo AND r.bucket < t.hi)"
+                " AS p LEFT JOIN visitors v ON v.id = p.visitor_id", (param, app_id))
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def report_new_visitors(self, app_id: int, start: int, end: int) -> int:
+        with self._read() as tx:
+            row = tx.one("SELECT COUNT(*) FROM visitors WHERE app_id = ? AND first_seen >= ?"
+                         " AND first_seen < ?", (app_id, start, end))
+        return int(row[0]) if row else 0
+
+    def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
+        if not spans:
+            return {}
+        with self._read() as tx:
+            found = tx.all(
+                f"SELECT t.i, SUM(CASE WHEN {NOT_CANCELLED} THEN 1 ELSE 0 END),"
+                f" SUM(CASE WHEN {NOT_CANCELLED} THEN o.revenue ELSE 0 END),"
+                f" SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE 1 END),"
+                f" SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE o.revenue END),"
+                f" COUNT(DISTINCT CASE WHEN {NOT_CANCELLED} THEN o.visitor_id END)"
+                f" FROM {tx.rows(SPAN_COLUMNS)} JOIN orders o ON o.app_id = ?"
+                " AND o.created_at >= t.lo AND o.created_at < t.hi GROUP BY t.i",
+                (dumps([list(s) for s in spans]), app_id))
+        return {int(r[0]): OrderTotals(*(int(v or 0) for v in r[1:])) for r in found}
+
+    def report_order_states(self, app_id: int, start: int, end: int
+                            ) -> list[tuple[str, int, int]]:
+        with self._read() as tx:
+            found = tx.all("SELECT state, COUNT(*), SUM(revenue) FROM orders WHERE app_id = ?"
+                           " AND created_at >= ? AND created_at < ? GROUP BY state",
+                           (app_id, start, end))
+        return [(state, int(n), int(revenue or 0)) for state, n, revenue in found]
+
+    def report_product_orders(self, app_id: int, start: int, end: int
+                              ) -> list[tuple[str, int, int, int]]:
+        with self._read() as tx:
+            found = tx.all(
+                "SELECT product_id, SUM(qnt), COUNT(*), SUM(revenue) FROM report_order_lines"
+                " WHERE app_id = ? AND created_at >= ? AND created_at < ? AND cancelled = 0"
+                " GROUP BY product_id", (app_id, start, end))
+        return [(pid, int(q), int(n), int(r)) for pid, q, n, r in found]
+
+    def report_product_names(self, app_id: int, product_ids: Sequence[str]) -> dict[str, str]:
+        if not product_ids:
+            return {}
+        with self._read() as tx:
+            found = tx.all(
+                f"SELECT p.product_id, p.name FROM {tx.values} JOIN report_products p"
+                " ON p.app_id = ? AND p.product_id = u.value", (dumps(list(product_ids)), app_id))
+        return {pid: name for pid, name in found if name is not None}
+
+    def report_visits(self, app_id: int, spans: Spans) -> dict[int, int]:
+        if not spans:
+            return {}
+        with self._read() as tx:
+            found = tx.all(
+                f"SELECT t.i, COUNT(*) FROM {tx.rows(SPAN_COLUMNS)} JOIN report_visits v"
+                " ON v.app_id = ? AND v.started_at >= t.lo AND v.started_at < t.hi"
+                " GROUP BY t.i", (dumps([list(s) for s in spans]), app_id))
+        return {int(i): int(n) for i, n in found}
+
+    def report_sources(self, app_id: int, start: int, end: int
+                       ) -> tuple[list[SourceRow], dict[str, int]]:
+        span = (app_id, start, end)
+        group = "v.channel, v.referrer_domain, v.utm_source, v.utm_campaign"
+        with self._read() as tx:
+            visits = tx.all(f"SELECT {group}, COUNT(*), COUNT(DISTINCT v.visitor_id)"
+                            " FROM report_visits v WHERE v.app_id = ? AND v.started_at >= ?"
+                            f" AND v.started_at < ? GROUP BY {group}", span)
+            people = dict(tx.all("SELECT v.channel, COUNT(DISTINCT v.visitor_id) FROM"
+                                 " report_visits v WHERE v.app_id = ? AND v.started_at >= ?"
+                                 " AND v.started_at < ? GROUP BY v.channel", span))
+            # The visit an order was placed in: the buyer's latest visit begun by then.
+            orders = tx.all(
+                f"SELECT {group}, COUNT(*), SUM(o.revenue) FROM orders o JOIN report_visits v"
+                " ON v.visitor_id = o.visitor_id AND v.started_at = (SELECT MAX(x.started_at)"
+                " FROM report_visits x WHERE x.visitor_id = o.visitor_id"
+                " AND x.started_at <= o.created_at)"
+                " WHERE o.app_id = ? AND o.created_at >= ? AND o.created_at < ?"
+                f" AND {NOT_CANCELLED}"
+                f" GROUP BY {group}", span)
+        sold = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5] or 0)) for r in orders}
+        seen = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5])) for r in visits}
+        for key in sold:
+            seen.setdefault(key, (0, 0))
+        out = [SourceRow(key[0], key[1], key[2], key[3], visits_, people_, *sold.get(key, (0, 0)))
+               for key, (visits_, people_) in seen.items()]
+        return out, {str(k): int(v) for k, v in people.items()}
+
+    def report_entries(self, app_id: int, start: int, end: int) -> dict[str, int]:
+        with self._read() as tx:
+            found = tx.all("SELECT entry_path, COUNT(*) FROM report_visits WHERE app_id = ?"
+                           " AND started_at >= ? AND started_at < ? AND entry_path IS NOT NULL"
+                           " GROUP BY entry_path", (app_id, start, end))
+        return {path: int(n) for path, n in found}
+
+    def report_event_keys(self, app_id: int) -> set[str]:
+        with self._read() as tx:
+            return {r[0] for r in tx.all("SELECT key FROM app_event_keys WHERE app_id = ?",
+                                         (app_id,))}
+
+    def report_abandoned_carts(self, app_id: int, idle_before: int, span: tuple[int, int],
+                               limit: int, offset: int) -> tuple[int, int, list[CartRow]]:
+        lo, hi = span[0], min(span[1], idle_before + 1)
+        with self._read() as tx:
+            carts = tx.all(
+                "SELECT v.id, v.cart_updated_at, SUM(l.qnt * COALESCE(l.price, 0))"
+                " FROM visitors v JOIN cart_lines l ON l.visitor_id = v.id WHERE v.app_id = ?"
+                " AND v.cart_updated_at >= ? AND v.cart_updated_at < ?"
+                " GROUP BY v.id, v.cart_updated_at ORDER BY v.cart_updated_at DESC, v.id DESC",
+                (app_id, lo, hi))
+            total = sum(int(c[2]) // UNITS_PER_ONE for c in carts)
+            page = [self._cart(tx, int(c[0]), int(c[1]), int(c[2]) // UNITS_PER_ONE)
+                    for c in carts[offset:offset + limit]]
+        return len(carts), total, page
+
+    @staticmethod
+    def _cart(tx: Tx, visitor_id: int, idle_since: int, value: int) -> CartRow:
+        row = tx.one("SELECT visitor_uid, info FROM visitors WHERE id = ?", (visitor_id,))
+        guests = tuple(r[0] for r in tx.all(
+            "SELECT guest_uid FROM guests WHERE visitor_id = ? ORDER BY linked_at, guest_uid",
+            (visitor_id,)))
+        items = [{"product_id": r[0], "qnt": int(r[1]), "price": r[2], "product_name": r[3]}
+                 for r in tx.all("SELECT product_id, qnt, price, product_name FROM cart_lines"
+                                 " WHERE visitor_id = ? ORDER BY product_id", (visitor_id,))]
+        return CartRow(visitor_id, row[0] if row else None, guests,
+                       orjson.loads(row[1]) if row else {}, items, value, idle_since)
+
+    def rebuild_reports(self, app_id: int, since: int | None, restart: bool = False
+                        ) -> tuple[int, int, bool]:
+        with self._write() as tx:
+            if restart or not rebuild.pending(tx, app_id):
+                rebuild.begin(tx, app_id, since)
+            progress = rebuild.step(tx, app_id)
+        return progress.cursor, progress.upto, progress.finished

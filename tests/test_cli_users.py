@@ -1,0 +1,58 @@
+"""``shoptrack users``, invoked as a user would, checked by reading the database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from shoptrack.store import open_store
+from shoptrack.users import password_matches
+from tests.test_cli import SHOPTRACK, run
+
+
+def users(*args: str, password: str | None = None, ok: bool = True
+          ) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(SHOPTRACK), "users", *args], capture_output=True, text=True,
+                            input=None if password is None else password + "\n")
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_create_list_set_password_remove(database_url: str) -> None:
+    run("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url)
+    users("create", "Anna@Shop.test", "--app", "SHOPKEY", "--role", "owner", "--password-stdin",
+          "--database", database_url, password="first-password")
+    listed = json.loads(users("list", "--json", "--database", database_url).stdout)
+    assert listed == [{"email": "anna@shop.test", "apps": [{"app_key": "SHOPKEY",
+                                                             "role": "owner"}]}]
+    store = open_store(database_url)
+    try:
+        user = store.user_by_email("anna@shop.test")
+        assert user is not None and user.password_hash.startswith("$argon2id$")
+        assert password_matches(user.password_hash, "first-password")
+        users("set-password", "anna@shop.test", "--password-stdin", "--database", database_url,
+              password="second-password")
+        changed = store.user_by_email("anna@shop.test")
+        assert changed is not None and password_matches(changed.password_hash,
+                                                        "second-password")
+        users("remove", "anna@shop.test", "--database", database_url)
+        assert store.list_users() == []
+    finally:
+        store.close()
+
+
+def test_refusals_are_clear(database_url: str) -> None:
+    run("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url)
+    short = users("create", "a@shop.test", "--password-stdin", "--database", database_url,
+                  password="short", ok=False)
+    assert short.returncode != 0 and "at least 8 characters" in short.stderr
+    users("create", "a@shop.test", "--password-stdin", "--database", database_url,
+          password="long-enough")
+    again = users("create", "A@shop.test", "--password-stdin", "--database", database_url,
+                  password="long-enough", ok=False)
+    assert "exists already" in again.stderr
+    missing = users("create", "b@shop.test", "--app", "NOPE", "--password-stdin",
+                    "--database", database_url, password="long-enough", ok=False)
+    assert "no app with the key 'NOPE'" in missing.stderr
+    assert "Example" in users("create", "--help").stdout
