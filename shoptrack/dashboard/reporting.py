@@ -52,7 +52,8 @@ def _tiles(fmt: Formats, now: dict[str, Any], then: dict[str, Any] | None) -> li
     for name, label, kind, up_is_good in TILES:
         current, before = float(now[name]), float(then[name]) if then else 0.0
         change = (current - before) / before if before else None
-        tiles.append({"label": label, "value": _format(fmt, kind, now[name]),
+        tiles.append({"metric": name, "raw": now[name], "raw_was": then[name] if then else None,
+                      "label": label, "value": _format(fmt, kind, now[name]),
                       "change": change, "up_is_good": up_is_good,
                       "was": _format(fmt, kind, then[name]) if then else ""})
     return tiles

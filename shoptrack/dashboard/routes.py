@@ -30,7 +30,7 @@ async def _page_error(request: Request, exc: Exception) -> Response:
     if not _wants_html(request):
         return json_response(error_body(exc.code, None, exc.message), status_code=exc.status)
     return page(request, "error.html", None, status=exc.status, title=exc.title,
-                message=exc.message)
+                message=exc.message, logout_token=exc.logout_token)
 
 
 def _query(**params: str) -> str:

@@ -36,9 +36,12 @@ class LoginRequired(Exception):
 class PageError(Exception):
     """An answer shown as a page (or as the JSON error shape to a non-browser)."""
 
-    def __init__(self, status: int, code: str, title: str, message: str) -> None:
+    def __init__(self, status: int, code: str, title: str, message: str,
+                 logout_token: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.title, self.message = status, code, title, message
+        # A logged-in user the page cannot show a shop to may still log out.
+        self.logout_token = logout_token
 
 
 def store_of(request: Request) -> Store:
@@ -100,19 +103,26 @@ class Viewer:
         return Formats.of(self.app)
 
 
-async def viewer(request: Request) -> Viewer:
-    """FastAPI dependency: the request's :class:`Viewer`; LoginRequired without a session."""
+async def current_session(request: Request) -> UserSession:
+    """The request's live session, whatever apps its user may open; LoginRequired without."""
     token = request.cookies.get(COOKIE)
-    store = store_of(request)
-    found = (await run_in_threadpool(store.session, token_hash(token), now_ms())
+    found = (await run_in_threadpool(store_of(request).session, token_hash(token), now_ms())
              if token else None)
     if found is None:
         raise LoginRequired()
+    return found
+
+
+async def viewer(request: Request) -> Viewer:
+    """FastAPI dependency: the request's :class:`Viewer`; LoginRequired without a session."""
+    found = await current_session(request)
+    store = store_of(request)
     apps = tuple(await run_in_threadpool(store.memberships, found.user.id))
     if not apps:
         raise PageError(403, "forbidden", "No shop yet",
                         "Your account may not open any app yet. Ask an owner to run "
-                        f"`shoptrack users create {found.user.email} --app APP_KEY`.")
+                        f"`shoptrack users create {found.user.email} --app APP_KEY`.",
+                        logout_token=found.csrf_token)
     wanted = request.query_params.get("app")
     chosen = next((pair for pair in apps if pair[0].app_key == wanted), None) if wanted else apps[0]
     if chosen is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from shoptrack.reports.period import Period, RangeParams, Report, run_report, slots, whole
+from shoptrack.reports.period import Period, RangeParams, Report, run_report, whole
 from shoptrack.store.contract import App, Store
 
 
@@ -30,9 +30,9 @@ class CustomEvents(BaseModel):
 def custom_events(store: Store, app: App, params: CustomEventsParams | None = None,
                   now_ms: int | None = None) -> Report[CustomEvents]:
     def compute(period: Period) -> CustomEvents:
-        spans, pieces = whole(period, store.report_days_upto(app.id))
+        _, pieces = whole(period, store.report_days_upto(app.id))
         counts = {key: n for _, key, n, _ in store.report_counts(app.id, "custom", pieces)}
-        people = {key: n for _, key, n in store.report_reach(app.id, "custom", slots(spans))}
+        people = {key: n for _, key, n in store.report_reach(app.id, "custom", pieces)}
         registered = store.report_event_keys(app.id)
         return CustomEvents(keys=[
             CustomEventRow(key=k, count=counts.get(k, 0), visitors=people.get(k, 0),

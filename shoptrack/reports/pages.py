@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from shoptrack.reports.period import Period, RangeParams, Report, run_report, slots, whole
+from shoptrack.reports.period import Period, RangeParams, Report, run_report, whole
 from shoptrack.store.contract import App, Store
 
 
@@ -35,13 +35,13 @@ def pages(store: Store, app: App, params: PagesParams | None = None,
     params = params or PagesParams()
 
     def compute(period: Period) -> Pages:
-        spans, pieces = whole(period, store.report_days_upto(app.id))
+        _, pieces = whole(period, store.report_days_upto(app.id))
         views = {path: n for _, path, n, _ in store.report_counts(app.id, "page", pieces)}
         entries = store.report_entries(app.id, period.start_ms, period.end_ms)
         ranked = sorted(set(views) | set(entries),
                         key=lambda p: (-views.get(p, 0), -entries.get(p, 0), p))
         page = ranked[params.offset:params.offset + params.limit]
-        people = {p: n for _, p, n in store.report_reach(app.id, "page", slots(spans), page)}
+        people = {p: n for _, p, n in store.report_reach(app.id, "page", pieces, page)}
         return Pages(total=len(ranked), pages=[
             PageRow(path=p, views=views.get(p, 0), visitors=people.get(p, 0),
                     entries=entries.get(p, 0)) for p in page])

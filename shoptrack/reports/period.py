@@ -152,12 +152,6 @@ def pieces(spans: Spans, upto: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def slots(spans: Spans) -> list[tuple[int, int, int, int]]:
-    """``(i, 0, lo, hi)``: the spans in 15-minute slots only (the per-key people rows are
-    kept at that grain alone)."""
-    return [(i, 0, start // SLOT_MS, -(-end // SLOT_MS)) for i, start, end in spans]
-
-
 def whole(period: Period, upto: int) -> tuple[Spans, Pieces]:
     """The period as one span (``i`` 0) and its pieces."""
     spans = [(0, period.start_ms, period.end_ms)]

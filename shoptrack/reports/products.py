@@ -20,7 +20,6 @@ from shoptrack.reports.period import (
     Report,
     ratio,
     run_report,
-    slots,
     whole,
 )
 from shoptrack.store.contract import App, Store
@@ -59,7 +58,7 @@ def products(store: Store, app: App, params: ProductsParams | None = None,
     params = params or ProductsParams()
 
     def compute(period: Period) -> Products:
-        spans, pieces = whole(period, store.report_days_upto(app.id))
+        _, pieces = whole(period, store.report_days_upto(app.id))
         # product id -> [views, adds (units), purchased (units), orders, revenue (units)]
         figures: dict[str, list[int]] = {}
         for _, pid, n, _ in store.report_counts(app.id, "view", pieces):
@@ -76,7 +75,7 @@ def products(store: Store, app: App, params: ProductsParams | None = None,
         ranked = sorted(figures.items(), key=lambda kv: (-kv[1][column], kv[0]))
         page = ranked[params.offset:params.offset + params.limit]
         ids = [pid for pid, _ in page]
-        viewers = {pid: n for _, pid, n in store.report_reach(app.id, "product", slots(spans), ids)}
+        viewers = {pid: n for _, pid, n in store.report_reach(app.id, "product", pieces, ids)}
         names = store.report_product_names(app.id, ids)
         rows = [ProductRow(
             product_id=pid, name=names.get(pid), views=f[0], viewers=viewers.get(pid, 0),

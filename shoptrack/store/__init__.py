@@ -7,8 +7,11 @@ Where an event goes once the web layer has validated it:
   (duplicates, suppression, the event rows, profile counters and info).
 * :mod:`.identity`: which profile an event belongs to (create, link, merge).
 * :mod:`.carts` and :mod:`.orders`: how an event changes a cart or an order.
+* :mod:`.rollups` (with :mod:`.visits`, :mod:`.order_lines`, :mod:`.days`): the report
+  rollups, in the same transaction; :mod:`.rebuild` recomputes them from the events.
 * :mod:`.tx`: the cursor the rules see, with ``?`` placeholders on every backend.
 * :mod:`.contract`: the :class:`Store` contract and the values that cross it.
+  :mod:`.report_reads`: its report reads, in SQL once in :mod:`.report_sql`.
 * :mod:`.sql`: the SQL both backends share (reads, admin, privacy);
   :mod:`.sqlite` and :mod:`.postgres`: what each backend adds.
 

@@ -21,19 +21,20 @@ NONE_YET = -1  # no day summed
 DAY_COUNTS = (
     "INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty) SELECT app_id, dim, 1,"
     f" bucket / {SLOTS_PER_DAY}, key, SUM(n), SUM(qty) FROM report_counts WHERE app_id = ?"
-    " AND grain = 0 AND bucket >= ? AND bucket < ?"
+    " AND dim = ? AND grain = 0 AND bucket >= ? AND bucket < ?"
     f" GROUP BY app_id, dim, bucket / {SLOTS_PER_DAY}, key"
     " ON CONFLICT (app_id, dim, grain, bucket, key) DO UPDATE"
     " SET n = report_counts.n + excluded.n, qty = report_counts.qty + excluded.qty"
 )
-# Only the key-less people rows have days; per product, page or custom key they stay slots.
-DAY_DIMS = ("any", "view", "add")
 DAY_REACH = (
     "INSERT INTO report_reach (app_id, dim, key, grain, bucket, visitor_id) SELECT DISTINCT"
     f" app_id, dim, key, 1, bucket / {SLOTS_PER_DAY}, visitor_id FROM report_reach"
-    " WHERE app_id = ? AND grain = 0 AND bucket >= ? AND bucket < ?"
-    f" AND dim IN ({', '.join(repr(d) for d in DAY_DIMS)}) ON CONFLICT DO NOTHING"
+    " WHERE app_id = ? AND dim = ? AND grain = 0 AND bucket >= ? AND bucket < ?"
+    " ON CONFLICT DO NOTHING"
 )
+# One statement per dimension, so that each reads one range of the primary key.
+COUNT_DIMS = ("event", "view", "add", "page", "custom")
+REACH_DIMS = ("any", "view", "add", "product", "page", "custom")
 
 
 def last_complete_day(now_ms: int) -> int:
@@ -50,7 +51,9 @@ def summarise(tx: Tx, app_id: int, now_ms: int) -> int:
     if upto >= target:
         return upto
     lo, hi = (upto + 1) * SLOTS_PER_DAY, (target + 1) * SLOTS_PER_DAY
-    tx.run(DAY_COUNTS, (app_id, lo, hi))
-    tx.run(DAY_REACH, (app_id, lo, hi))
+    for dim in COUNT_DIMS:
+        tx.send(DAY_COUNTS, (app_id, dim, lo, hi))
+    for dim in REACH_DIMS:
+        tx.send(DAY_REACH, (app_id, dim, lo, hi))
     tx.run("UPDATE report_days SET upto = ? WHERE app_id = ?", (target, app_id))
     return target

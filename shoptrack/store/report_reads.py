@@ -33,7 +33,7 @@ class OrderTotals:
     revenue: int = 0
     cancelled_orders: int = 0
     cancelled_revenue: int = 0
-    buyers: int = 0  # distinct people with a non-cancelled order
+    buyers: int = 0  # distinct people with a non-cancelled order (asked for one span only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,8 @@ class ReportReads(ABC):
 
     @abstractmethod
     def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
-        """Orders placed in each span, as they stand now (cancelled apart)."""
+        """Orders placed in each span, as they stand now (cancelled apart); ``buyers`` only
+        when one span is asked (0 otherwise)."""
 
     @abstractmethod
     def report_order_states(self, app_id: int, start: int, end: int

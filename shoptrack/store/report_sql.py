@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
+from shoptrack.store.days import SLOT_MS
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -20,13 +22,29 @@ from shoptrack.store.report_reads import (
 )
 from shoptrack.store.tx import Tx, dumps
 
-PIECE_COLUMNS = (("i", "int"), ("g", "int"), ("lo", "int"), ("hi", "int"))
-SPAN_COLUMNS = (("i", "int"), ("lo", "int"), ("hi", "int"))
+BUCKET_COLUMNS = (("i", "int"), ("g", "int"), ("b", "int"))
 NOT_CANCELLED = "o.state <> 'cancelled'"
 
 
 def _pieces(tx: Tx, pieces: Pieces) -> tuple[str, str]:
-    return tx.rows(PIECE_COLUMNS), dumps([list(p) for p in pieces])
+    """The pieces as one row per bucket: joined by equality on the primary key, both
+    planners probe the index per bucket (PostgreSQL scans the whole table for a join on
+    ranges whose size it cannot know)."""
+    buckets = [[i, grain, bucket] for i, grain, lo, hi in pieces for bucket in range(lo, hi)]
+    return tx.rows(BUCKET_COLUMNS), dumps(buckets)
+
+
+def _by_span(spans: Spans, rows: list[tuple[Any, ...]]
+             ) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(i, rest)`` for each ``(slot, *rest)`` row, ``i`` the span holding the slot (spans
+    begin and end on slot boundaries)."""
+    ordered = sorted(spans, key=lambda s: s[1])
+    starts = [start for _, start, _ in ordered]
+    for slot, *rest in rows:
+        at = int(slot) * SLOT_MS
+        k = bisect_right(starts, at) - 1
+        if k >= 0 and at < ordered[k][2]:
+            yield ordered[k][0], tuple(rest)
 
 
 class ReportSql(ReportReads):
@@ -44,8 +62,8 @@ class ReportSql(ReportReads):
             rows, param = _pieces(tx, pieces)
             found = tx.all(
                 f"SELECT t.i, c.key, SUM(c.n), SUM(c.qty) FROM {rows} JOIN report_counts c"
-                " ON c.app_id = ? AND c.dim = ? AND c.grain = t.g AND c.bucket >= t.lo"
-                " AND c.bucket < t.hi GROUP BY t.i, c.key"
+                " ON c.app_id = ? AND c.dim = ? AND c.grain = t.g AND c.bucket = t.b"
+                " GROUP BY t.i, c.key"
                 # An erasure leaves rows at zero behind: they are not there.
                 " HAVING SUM(c.n) <> 0 OR SUM(c.qty) <> 0", (param, app_id, dim))
         return [(int(i), key, int(n), int(qty)) for i, key, n, qty in found]
@@ -58,7 +76,7 @@ class ReportSql(ReportReads):
             rows, param = _pieces(tx, pieces)
             sql = (f"SELECT t.i, r.key, COUNT(DISTINCT r.visitor_id) FROM {rows}"
                    " JOIN report_reach r ON r.app_id = ? AND r.dim = ? AND r.grain = t.g"
-                   " AND r.bucket >= t.lo AND r.bucket < t.hi")
+                   " AND r.bucket = t.b")
             params: list[Any] = [param, app_id, dim]
             if keys is not None:
                 sql += f" WHERE r.key IN (SELECT u.value FROM {tx.values})"
@@ -79,7 +97,7 @@ class ReportSql(ReportReads):
             row = tx.one(
                 "SELECT COUNT(*), COUNT(v.visitor_uid) FROM (SELECT DISTINCT r.visitor_id"
                 f" FROM {rows} JOIN report_reach r ON r.app_id = ? AND r.dim = 'any'"
-                " AND r.key = '' AND r.grain = t.g AND r.bucket >= t.lo AND r.bucket < t.hi)"
+                " AND r.key = '' AND r.grain = t.g AND r.bucket = t.b)"
                 " AS p LEFT JOIN visitors v ON v.id = p.visitor_id", (param, app_id))
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
@@ -90,19 +108,34 @@ class ReportSql(ReportReads):
         return int(row[0]) if row else 0
 
     def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
+        totals = f"""SUM(CASE WHEN {NOT_CANCELLED} THEN 1 ELSE 0 END),
+            SUM(CASE WHEN {NOT_CANCELLED} THEN o.revenue ELSE 0 END),
+            SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE 1 END),
+            SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE o.revenue END)"""
+        if len(spans) == 1:
+            i, start, end = spans[0]
+            with self._read() as tx:
+                row = tx.one(f"SELECT {totals}, COUNT(DISTINCT CASE WHEN {NOT_CANCELLED}"
+                             " THEN o.visitor_id END) FROM orders o WHERE o.app_id = ?"
+                             " AND o.created_at >= ? AND o.created_at < ?", (app_id, start, end))
+            return {} if row is None or row[0] is None else {
+                i: OrderTotals(*(int(v or 0) for v in row))}
+        out: dict[int, list[int]] = {}
+        for i, slot_totals in _by_span(spans, self._per_slot(
+                f"SELECT o.created_at / {SLOT_MS}, {totals} FROM orders o WHERE o.app_id = ?"
+                " AND o.created_at >= ? AND o.created_at < ?"
+                f" GROUP BY o.created_at / {SLOT_MS}", app_id, spans)):
+            entry = out.setdefault(i, [0, 0, 0, 0])
+            for k, value in enumerate(slot_totals):
+                entry[k] += int(value or 0)
+        return {i: OrderTotals(*v) for i, v in out.items()}
+
+    def _per_slot(self, sql: str, app_id: int, spans: Spans) -> list[tuple[Any, ...]]:
+        """``sql`` over the whole of ``spans`` (one index range), grouped by 15-minute slot."""
         if not spans:
-            return {}
+            return []
         with self._read() as tx:
-            found = tx.all(
-                f"SELECT t.i, SUM(CASE WHEN {NOT_CANCELLED} THEN 1 ELSE 0 END),"
-                f" SUM(CASE WHEN {NOT_CANCELLED} THEN o.revenue ELSE 0 END),"
-                f" SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE 1 END),"
-                f" SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE o.revenue END),"
-                f" COUNT(DISTINCT CASE WHEN {NOT_CANCELLED} THEN o.visitor_id END)"
-                f" FROM {tx.rows(SPAN_COLUMNS)} JOIN orders o ON o.app_id = ?"
-                " AND o.created_at >= t.lo AND o.created_at < t.hi GROUP BY t.i",
-                (dumps([list(s) for s in spans]), app_id))
-        return {int(r[0]): OrderTotals(*(int(v or 0) for v in r[1:])) for r in found}
+            return tx.all(sql, (app_id, min(s[1] for s in spans), max(s[2] for s in spans)))
 
     def report_order_states(self, app_id: int, start: int, end: int
                             ) -> list[tuple[str, int, int]]:
@@ -131,14 +164,13 @@ class ReportSql(ReportReads):
         return {pid: name for pid, name in found if name is not None}
 
     def report_visits(self, app_id: int, spans: Spans) -> dict[int, int]:
-        if not spans:
-            return {}
-        with self._read() as tx:
-            found = tx.all(
-                f"SELECT t.i, COUNT(*) FROM {tx.rows(SPAN_COLUMNS)} JOIN report_visits v"
-                " ON v.app_id = ? AND v.started_at >= t.lo AND v.started_at < t.hi"
-                " GROUP BY t.i", (dumps([list(s) for s in spans]), app_id))
-        return {int(i): int(n) for i, n in found}
+        out: dict[int, int] = {}
+        for i, (n,) in _by_span(spans, self._per_slot(
+                f"SELECT v.started_at / {SLOT_MS}, COUNT(*) FROM report_visits v"
+                " WHERE v.app_id = ? AND v.started_at >= ? AND v.started_at < ?"
+                f" GROUP BY v.started_at / {SLOT_MS}", app_id, spans)):
+            out[i] = out.get(i, 0) + int(n)
+        return out
 
     def report_sources(self, app_id: int, start: int, end: int
                        ) -> tuple[list[SourceRow], dict[str, int]]:

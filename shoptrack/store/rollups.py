@@ -207,8 +207,8 @@ class Rollups:
         vid = fact.visitor_id
         if vid is None or etype in ACTIVITY_EXCLUDED:
             return
-        # Who, per slot: anyone; who viewed or added anything (these also get days, see
-        # days.py); who viewed this product, this page, sent this custom key.
+        # Who, per slot (days are summed from them, see days.py): anyone; who viewed or
+        # added anything; who viewed this product, this page, sent this custom key.
         reach = self.reach
         reach.add((app, "any", "", 0, slot, vid))
         if etype == "view_product" and fact.product_id is not None:
@@ -263,7 +263,7 @@ class Rollups:
         grace: a clock set back, a test's clock), so that the day stays exact."""
         return {(app, dim, key, 1, slot // days.SLOTS_PER_DAY, vid)
                 for app, dim, key, grain, slot, vid in self.reach
-                if grain == 0 and dim in days.DAY_DIMS and self._summed(app, slot)}
+                if grain == 0 and self._summed(app, slot)}
 
     def _late_counts(self) -> None:
         """The same for counts: a slot of a summed day counts in its day too."""

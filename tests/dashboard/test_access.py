@@ -7,6 +7,8 @@ import re
 import httpx
 import pytest
 
+from shoptrack.store import open_store
+from shoptrack.users import create_user
 from tests.conftest import LiveServer
 from tests.dashboard.conftest import OWNER, VIEWER, DashboardPage
 
@@ -93,3 +95,16 @@ def test_repeated_failed_logins_are_throttled(shop: LiveServer) -> None:
         ok = client.post("/login", data={"email": VIEWER[0], "password": VIEWER[1],
                                          "csrf_token": token}, follow_redirects=False)
         assert ok.status_code == 303
+
+
+def test_a_user_with_no_shop_can_still_log_out(tab: DashboardPage, shop: LiveServer) -> None:
+    store = open_store(shop.database_url)
+    try:
+        create_user(store, "lonely@shop.test", "lonely-password-1")  # no app at all
+    finally:
+        store.close()
+    tab.login("lonely@shop.test", "lonely-password-1")
+    assert "No shop yet" in tab.page.content()
+    tab.page.get_by_role("button", name="Log out").click()
+    tab.page.wait_for_url("**/login")
+    assert not [c for c in tab.page.context.cookies() if c["name"] == "shoptrack_session"]
