@@ -22,7 +22,7 @@ import codecs
 import math
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import orjson
 from pydantic import ValidationError
@@ -303,7 +303,7 @@ def validate_event(obj: dict[str, Any]) -> Event:
         props = EVENT_TYPES[etype].model_validate(properties)
     except ValidationError as exc:
         raise _field_error(exc, "properties") from None
-    page = {name: _page_field(obj.get(name), name) for name in PAGE_FIELDS}
+    page = _fill_from_url({name: _page_field(obj.get(name), name) for name in PAGE_FIELDS})
     if page["domain"]:
         page["domain"] = page["domain"].lower()
     message_id = obj.get("message_id")
@@ -387,6 +387,27 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest(f"{name} must be a JSON object", code="invalid_field", field=name)
     return value
+
+
+def _fill_from_url(page: dict[str, str | None]) -> dict[str, str | None]:
+    """Back-end clients (Convead's PHP library) send the page's ``url`` alone; the tracker
+    sends ``domain``, ``host`` and ``path`` too.  What is missing is read from the URL, as
+    the tracker would have sent it (``path`` with its query), so that page reports see
+    every page view; what was sent is kept as it is."""
+    url = page["url"]
+    if not url or (page["domain"] and page["host"] and page["path"]):
+        return page
+    try:
+        parts = urlsplit(url)
+        hostname, netloc = parts.hostname, parts.netloc
+    except ValueError:
+        return page
+    if parts.scheme not in ("http", "https") or not hostname:
+        return page
+    page["domain"] = page["domain"] or hostname
+    page["host"] = page["host"] or netloc.rpartition("@")[2]
+    page["path"] = page["path"] or (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return page
 
 
 def _page_field(value: Any, name: str) -> str | None:

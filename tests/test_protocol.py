@@ -97,3 +97,17 @@ def test_too_many_items_is_refused() -> None:
     with pytest.raises(BadRequest) as caught:
         validate_event({"type": "update_cart", "guest_uid": "g", "properties": {"items": items}})
     assert caught.value.field == "properties.items"
+
+
+def test_page_fields_missing_from_a_back_end_client_come_from_the_url() -> None:
+    """Convead's PHP library sends ``url`` alone: the page reports must still see the path."""
+    event = validate_event({"type": "link", "guest_uid": "g",
+                            "url": "https://Shop.Example.com:8443/boots?size=42#top"})
+    assert event.page["domain"] == "shop.example.com"
+    assert event.page["host"] == "Shop.Example.com:8443"
+    assert event.page["path"] == "/boots?size=42"
+    sent = validate_event({"type": "link", "guest_uid": "g", "url": "https://a.example/x",
+                           "path": "/as-sent", "domain": "b.example", "host": "b.example"})
+    assert (sent.page["path"], sent.page["domain"]) == ("/as-sent", "b.example")
+    odd = validate_event({"type": "link", "guest_uid": "g", "url": "not a url"})
+    assert odd.page["path"] is None and odd.page["url"] == "not a url"

@@ -40,13 +40,15 @@ def add(tx: Tx, ev: Event, visitor_id: int, now: int) -> bool:
 
 
 def remove(tx: Tx, ev: Event, visitor_id: int, now: int) -> bool:
-    """``remove_from_cart``: subtracts ``qnt``; the line goes at zero."""
+    """``remove_from_cart``: subtracts ``qnt``; the line goes at zero.  Removing a product
+    the cart does not hold changes nothing, not even when the cart last changed (a merge
+    keeps the more recently changed cart: a no-op must not make an empty one win)."""
     props: Any = ev.props
     key = (visitor_id, props.product_id)
-    tx.send("UPDATE cart_lines SET qnt = qnt - ?, updated_at = ?"
-            " WHERE visitor_id = ? AND product_id = ?", (to_units(props.qnt), now, *key))
+    changed = tx.run("UPDATE cart_lines SET qnt = qnt - ?, updated_at = ?"
+                     " WHERE visitor_id = ? AND product_id = ?", (to_units(props.qnt), now, *key))
     tx.send("DELETE FROM cart_lines WHERE visitor_id = ? AND product_id = ? AND qnt <= 0", key)
-    return True
+    return changed > 0
 
 
 def replace(tx: Tx, ev: Event, visitor_id: int, now: int) -> bool:

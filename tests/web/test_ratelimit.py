@@ -105,11 +105,7 @@ def test_zero_is_no_limit() -> None:
     assert all(passes(limits, cost=1000) for _ in range(100))
 
 
-# -- known problems: strict xfails, so that a fix shows up as XPASS ----------------------
-@pytest.mark.xfail(reason="bug: a bucket holds one second's worth, so a request costing more "
-                   "than the per-second rate (a batch of 11 events at 10/s, any event at "
-                   "0.5/s) is refused forever although its Retry-After says when to retry",
-                   strict=True)
+# -- problems these tests found, fixed -----------------------------------------------------
 @pytest.mark.parametrize(("rate", "cost"), [(10, 11), (0.5, 1)])
 def test_a_request_that_honours_retry_after_gets_through(rate: float, cost: int) -> None:
     limits, clock = limiter(app_rate=rate)
@@ -122,10 +118,6 @@ def test_a_request_that_honours_retry_after_gets_through(rate: float, cost: int)
     pytest.fail(f"still refused after five Retry-After waits (rate {rate}, cost {cost})")
 
 
-@pytest.mark.xfail(reason="bug: the app's tokens are taken before the IP's bucket is "
-                   "asked, so an IP refused for its own limit still drains its app's bucket, "
-                   "and the app's other IPs are refused (docs: other IPs are unaffected)",
-                   strict=True)
 def test_an_ip_over_its_limit_leaves_the_apps_other_ips_alone() -> None:
     limits, _ = limiter(app_rate=10, ip_rate=2)
     flood = [passes(limits, ip="198.51.100.66") for _ in range(20)]
@@ -133,9 +125,6 @@ def test_an_ip_over_its_limit_leaves_the_apps_other_ips_alone() -> None:
     assert passes(limits, ip="198.51.100.1")
 
 
-@pytest.mark.xfail(reason="docs/operations.md: the IP limit is 'counted in requests'; "
-                   "POST /watch/events takes one token per event from the IP's bucket too",
-                   strict=True)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_ip_limit_counts_requests(make_client: Callable[..., AppClient]) -> None:
     client = make_client(rate_limit_ip_per_second=3)
