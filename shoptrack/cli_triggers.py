@@ -10,6 +10,7 @@ Examples::
     shoptrack triggers list APPKEY
     shoptrack triggers deliveries APPKEY --state dead
     shoptrack triggers replay APPKEY 42
+    shoptrack triggers rotate-secret APPKEY 1 [--drop-old]
     shoptrack triggers test APPKEY 1
 """
 
@@ -29,7 +30,7 @@ from shoptrack.migrate import migrate
 from shoptrack.store import App, Store, open_store
 from shoptrack.store.tx import dumps
 from shoptrack.triggers import payload, webhook
-from shoptrack.triggers.rules import KINDS, RuleError, build_rule, rule_json
+from shoptrack.triggers.rules import KINDS, RuleError, build_rule, new_secret, rule_json
 from shoptrack.triggers.scheduler import TriggerScheduler
 
 DATABASE_HELP = "Database URL (default: $SHOPTRACK_DATABASE_URL or sqlite:///data/shoptrack.db)."
@@ -196,6 +197,35 @@ def delete(app_key: str, rule_id: int, database: str | None) -> None:
     finally:
         store.close()
     click.echo(f"rule {rule_id} deleted")
+
+
+@triggers.command("rotate-secret")
+@click.argument("app_key")
+@click.argument("rule_id", type=int)
+@click.option("--drop-old", is_flag=True,
+              help="End the rotation: stop signing with the old secret.")
+@DATABASE
+def rotate_secret(app_key: str, rule_id: int, drop_old: bool, database: str | None) -> None:
+    """Give a rule's webhook a new signing secret; the old one keeps signing alongside it
+    until --drop-old, so receivers verify either while they change over.
+
+    Example: shoptrack triggers rotate-secret APPKEY 1, then (receivers updated)
+    shoptrack triggers rotate-secret APPKEY 1 --drop-old"""
+    secret = None if drop_old else new_secret()
+    store, app = _open(database, app_key)
+    try:
+        endpoint = (store.drop_old_webhook_secrets(app.id, rule_id) if secret is None
+                    else store.rotate_webhook_secret(app.id, rule_id, secret))
+    finally:
+        store.close()
+    if endpoint is None:
+        raise click.ClickException(f"no rule {rule_id} with a webhook")
+    if secret is None:
+        click.echo(f"rule {rule_id}: the old secret is dropped; only the newest signs now")
+        return
+    click.echo(f"new signing secret: {secret}   (shown once)\n"
+               f"webhooks are signed with it and the old secret until"
+               f" `shoptrack triggers rotate-secret {app_key} {rule_id} --drop-old`")
 
 
 @triggers.command("deliveries")

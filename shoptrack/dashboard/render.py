@@ -31,6 +31,7 @@ NAV = (
     ("/dashboard/carts", "Abandoned carts", False),
     ("/dashboard/live", "Live", False),
     ("/dashboard/events", "My events", False),
+    ("/dashboard/triggers", "Triggers", False),
     ("/dashboard/settings", "Settings", True),
 )
 

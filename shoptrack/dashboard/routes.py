@@ -5,13 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from shoptrack.dashboard import carts, events, live, login, orders, overview, settings, visitors
+from shoptrack.dashboard import (
+    carts,
+    events,
+    live,
+    login,
+    orders,
+    overview,
+    settings,
+    triggers,
+    visitors,
+)
 from shoptrack.dashboard.assets import STATIC_URL, static_files
 from shoptrack.dashboard.render import json_response, page
 from shoptrack.dashboard.sessions import LoginRequired, PageError
 from shoptrack.errors import error_body
 
-PAGES = (login, overview, visitors, orders, carts, live, events, settings)
+PAGES = (login, overview, visitors, orders, carts, live, events, triggers, settings)
 
 
 def _wants_html(request: Request) -> bool:

@@ -177,6 +177,17 @@ class TriggerState(ABC):
         and report stay.  False when unknown."""
 
     @abstractmethod
+    def rotate_webhook_secret(self, app_id: int, rule_id: int, secret: str) -> Endpoint | None:
+        """Sign with ``secret`` first and the current newest secret alongside it (a rotation:
+        receivers verify either); a secret older than those two is dropped.  None when the
+        rule is unknown or has no webhook."""
+
+    @abstractmethod
+    def drop_old_webhook_secrets(self, app_id: int, rule_id: int) -> Endpoint | None:
+        """End a rotation: only the newest secret signs.  None when the rule is unknown or
+        has no webhook."""
+
+    @abstractmethod
     def set_smtp(self, app_id: int, settings: dict[str, Any] | None) -> None: ...
 
     @abstractmethod

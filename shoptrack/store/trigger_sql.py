@@ -8,7 +8,7 @@ are in :mod:`.delivery_sql`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -107,6 +107,25 @@ class TriggerSql(Store):
                    " settled_at = ? WHERE rule_id = ? AND state IN ('pending', 'waiting',"
                    " 'claimed')", (now_ms(), rule_id))
         return True
+
+    def _set_secrets(self, app_id: int, rule_id: int,
+                     change: Callable[[tuple[str, ...]], list[str]]) -> Endpoint | None:
+        with self._write() as tx:
+            row = tx.one(f"SELECT {_ENDPOINT_COLUMNS} FROM trigger_endpoints WHERE app_id = ?"
+                         f" AND rule_id = ?{tx.for_update}",
+                         (app_id, rule_id))
+            if row is None:
+                return None
+            found = tx.one(f"UPDATE trigger_endpoints SET secrets = ? WHERE id = ?"
+                           f" RETURNING {_ENDPOINT_COLUMNS}",
+                           (dumps(change(endpoint_of(row).secrets)), row[0]))
+        return None if found is None else endpoint_of(found)
+
+    def rotate_webhook_secret(self, app_id: int, rule_id: int, secret: str) -> Endpoint | None:
+        return self._set_secrets(app_id, rule_id, lambda old: [secret, *old[:1]])
+
+    def drop_old_webhook_secrets(self, app_id: int, rule_id: int) -> Endpoint | None:
+        return self._set_secrets(app_id, rule_id, lambda old: list(old[:1]))
 
     def set_smtp(self, app_id: int, settings: dict[str, Any] | None) -> None:
         with self._write() as tx:
