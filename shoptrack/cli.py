@@ -33,8 +33,6 @@ from shoptrack.migrate import migrate
 from shoptrack.store import App, Store, open_store
 from shoptrack.store.contract import IP_STORAGE_MODES, ORDER_UPDATE_MODES
 from shoptrack.store.urls import masked
-from shoptrack.web.server import PROTOCOL
-from shoptrack.web.server import run as run_server
 
 DATABASE_HELP = "Database URL (default: $SHOPTRACK_DATABASE_URL or sqlite:///data/shoptrack.db)."
 
@@ -120,7 +118,12 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
     Example:
         shoptrack serve --port 8080 --workers 2 --database sqlite:///data/shop.db
     """
+    # The web stack loads here, not with the module: every other command (run often by
+    # scripts and cron) starts without FastAPI and uvicorn.
     import uvicorn
+
+    from shoptrack.web.server import PROTOCOL
+    from shoptrack.web.server import run as run_server
 
     settings = _settings(database, host=host, port=port, workers=workers)
     migrate(settings.database_url)
