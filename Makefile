@@ -24,17 +24,21 @@ run: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## test: set up and run the whole suite (SQLite, and PostgreSQL from SHOPTRACK_TEST_POSTGRES_URL)
+# pytest processes for the suite (pytest-xdist); "auto" is one per core.
+TEST_WORKERS ?= auto
+
+## test: set up and run the whole suite (SQLite, and PostgreSQL from SHOPTRACK_TEST_POSTGRES_URL): in one process per core, then the fault tests (tests/faults: timing, signals, a stopped database) alone, so no other test's load skews them
 test: setup browser
 	$(BIN)/ruff check shoptrack tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --ignore=tests/faults
+	$(BIN)/python -m pytest tests/faults
 
 ## test-fast: the inner loop: ruff, mypy, then pytest without the browser and fault tests (tests/faults), a tenth of the hypothesis examples (profile "fast")
 test-fast: setup
 	$(BIN)/ruff check shoptrack tests
 	$(BIN)/mypy
-	SHOPTRACK_FAST=1 $(BIN)/python -m pytest -m "not browser" --ignore=tests/faults $(PYTEST_ARGS)
+	SHOPTRACK_FAST=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser" --ignore=tests/faults $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check shoptrack tests
