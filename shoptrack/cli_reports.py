@@ -4,14 +4,19 @@ Examples::
 
     shoptrack reports rebuild APPKEY
     shoptrack reports rebuild APPKEY --from 2026-11-01
+
+After retention (``apps set --retention-days``) deleted raw events, a rebuild
+starts at the first day whose events are all kept; the rollups of earlier days
+stay as they are, and an earlier ``--from`` is refused.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -48,6 +53,13 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
 DURATION = Duration()
 
 
+def first_kept_day(floor_ms: int, zone: ZoneInfo) -> date:
+    """The first local date a rebuild may start from: its midnight is at or after
+    ``floor_ms`` (a UTC midnight, :func:`shoptrack.store.rebuild.floor`)."""
+    day = datetime.fromtimestamp(floor_ms / 1000, UTC).astimezone(zone).date()
+    return day if midnight_ms(day, zone) >= floor_ms else day + timedelta(days=1)
+
+
 @click.group()
 def reports() -> None:
     """The reports' rollups."""
@@ -78,10 +90,19 @@ def rebuild(app_key: str, since: object, restart: bool, database: str | None) ->
         if app is None:
             raise click.ClickException(f"no app with the key {app_key!r}")
         since_ms = None
+        floor = store.report_rebuild_floor(app.id)
+        first = first_kept_day(floor, zone_of(app))
         if since is not None:
             assert hasattr(since, "date")
             day: date = since.date()
             since_ms = midnight_ms(day, zone_of(app))
+            if since_ms < floor:
+                raise click.ClickException(
+                    f"the raw events before {first} are deleted (retention_days): rebuild"
+                    f" --from {first} or later; the rollups of earlier days stay as they are")
+        elif floor:
+            click.echo(f"rebuilding from {first} on: the raw events before it are deleted"
+                       " (retention_days); the rollups of earlier days stay as they are")
         cursor, upto, finished = store.rebuild_reports(app.id, since_ms, restart)
         shown = sys.stderr.isatty()
         with click.progressbar(length=max(upto, 1), label="rebuilding", file=sys.stderr,

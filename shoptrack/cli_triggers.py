@@ -11,7 +11,7 @@ Examples::
     shoptrack triggers deliveries APPKEY --state dead
     shoptrack triggers replay APPKEY 42
     shoptrack triggers rotate-secret APPKEY 1 [--drop-old]
-    shoptrack triggers test APPKEY 1
+    shoptrack triggers test APPKEY 1 [--email me@shop.example]
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from shoptrack.clock import now_ms
 from shoptrack.config import Settings
 from shoptrack.migrate import migrate
 from shoptrack.store import App, Store, open_store
+from shoptrack.store.trigger_contract import Rule
 from shoptrack.store.tx import dumps
-from shoptrack.triggers import payload, webhook
+from shoptrack.triggers import email, payload, secret_box, webhook
 from shoptrack.triggers.rules import KINDS, RuleError, build_rule, new_secret, rule_json
 from shoptrack.triggers.scheduler import TriggerScheduler
 
@@ -79,7 +80,12 @@ def triggers() -> None:
 @click.option("--state", "states", multiple=True, help="order_state: to these states.")
 @click.option("--key", default=None, help="custom_event: the event key.")
 @click.option("--cap", default=None, help="At most once per person in this time (24h).")
-@click.option("--attribution", default=None, help="Attribution window of orders (5d).")
+@click.option("--attribution", default=None,
+              help="Orders within this of a delivered webhook are recovered (5d).")
+@click.option("--click-window", default=None,
+              help="Orders within this of a click on the e-mail are recovered (5d).")
+@click.option("--open-window", default=None,
+              help="Orders within this of an open of the e-mail are recovered (1d).")
 @click.option("--subject", default=None, help="E-mail subject (a Jinja2 template).")
 @click.option("--html-template", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--text-template", type=click.Path(exists=True, dir_okay=False), default=None)
@@ -89,7 +95,8 @@ def triggers() -> None:
 def create(app_key: str, kind: str, after: tuple[str, ...], webhook: str | None, mail: bool,
            name: str | None, min_cart_value: str | None, has_email: bool, has_phone: bool,
            product_ids: tuple[str, ...], states: tuple[str, ...], key: str | None,
-           cap: str | None, attribution: str | None, subject: str | None,
+           cap: str | None, attribution: str | None, click_window: str | None,
+           open_window: str | None, subject: str | None,
            html_template: str | None, text_template: str | None, recovery_url: str | None,
            as_json: bool, database: str | None) -> None:
     """Create a rule; prints it with its id and the webhook's signing secret (shown once).
@@ -107,6 +114,7 @@ def create(app_key: str, kind: str, after: tuple[str, ...], webhook: str | None,
     try:
         new, secret = build_rule(kind, after, webhook=webhook, email=mail, name=name,
                                  filters=filters, cap=cap, attribution=attribution,
+                                 click_window=click_window, open_window=open_window,
                                  template=template or None)
     except RuleError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -273,26 +281,69 @@ def replay(app_key: str, delivery_ids: tuple[int, ...], database: str | None) ->
 @triggers.command("test")
 @click.argument("app_key")
 @click.argument("rule_id", type=int)
+@click.option("--email", "address", default=None,
+              help="Send a test e-mail to this address (default, for a rule with e-mail:"
+              " the SMTP sender's address).")
 @DATABASE
-def test(app_key: str, rule_id: int, database: str | None) -> None:
-    """Send a signed sample webhook to the rule's endpoint now and show the answer.
+def test(app_key: str, rule_id: int, address: str | None, database: str | None) -> None:
+    """Send the rule's channels a sample now and say what happened: a signed webhook to
+    its endpoint, an e-mail with a sample cart through the app's SMTP settings.
 
-    Example: shoptrack triggers test APPKEY 1"""
+    Example: shoptrack triggers test APPKEY 1 --email me@shop.example"""
+    settings = _settings(database)
     store, app = _open(database, app_key)
     try:
         rule = store.trigger_rule(app.id, rule_id)
+        smtp_settings = store.smtp(app.id)
+        key = store.link_secret()
     finally:
         store.close()
-    if rule is None or rule.endpoint is None:
-        raise click.ClickException(f"no rule {rule_id} with a webhook")
-    body = dumps(payload.sample(rule, app, now_ms()))
-    with httpx.Client(timeout=_settings(database).trigger_timeout_seconds) as client:
-        result = webhook.send(client, rule.endpoint.url, "msg_test_" + str(now_ms()), body,
-                              rule.endpoint.secrets)
-    click.echo(f"{result.outcome} {result.status or ''} in {result.latency_ms:.0f} ms"
-               f"{': ' + result.excerpt if result.excerpt else ''}")
-    if result.outcome != "ok":
+    if rule is None:
+        raise click.ClickException(f"no rule {rule_id}")
+    now = now_ms()
+    body = payload.sample(rule, app, now)
+    failed = False
+    if rule.endpoint is not None:
+        with httpx.Client(timeout=settings.trigger_timeout_seconds) as client:
+            result = webhook.send(client, rule.endpoint.url, f"msg_test_{now}", dumps(body),
+                                  rule.endpoint.secrets)
+        click.echo(f"webhook: {result.outcome} {result.status or ''} in"
+                   f" {result.latency_ms:.0f} ms"
+                   f"{': ' + result.excerpt if result.excerpt else ''}")
+        failed = result.outcome != "ok"
+    if rule.email or address:
+        failed = not _test_mail(settings, app_key, app, rule, smtp_settings, key, body,
+                                address, now) or failed
+    elif rule.endpoint is None:
+        raise click.ClickException(f"rule {rule_id} has no channel to test")
+    if failed:
         sys.exit(1)
+
+
+def _test_mail(settings: Settings, app_key: str, app: App, rule: Rule,
+               smtp_settings: dict[str, Any] | None, key: bytes, body: dict[str, Any],
+               address: str | None, now: int) -> bool:
+    if smtp_settings is None:
+        click.echo(f"e-mail: not sent: the app has no SMTP settings (shoptrack triggers smtp"
+                   f" {app_key} --host ... --sender ...)")
+        return False
+    to = address or smtp_settings.get("sender") or ""
+    try:
+        login = secret_box.unseal(smtp_settings, settings.database_url)
+    except secret_box.SecretError as exc:
+        click.echo(f"e-mail: not sent: {exc}")
+        return False
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    msg_id = f"msg_test_{now}"
+    mail = email.render(body, rule.template, to=to, base=base, key=key, msg_id=msg_id,
+                        app_id=app.id)
+    mail["subject"] = "[test] " + mail["subject"]
+    outcome, latency, code, text = email.send(login, dumps(mail), msg_id,
+                                              settings.trigger_timeout_seconds)
+    said = email.describe(login, outcome, code, text)
+    click.echo(f"e-mail to {to}: {'sent, ' if outcome == 'ok' else 'not sent: '}{said}"
+               f" in {latency:.0f} ms")
+    return outcome == "ok"
 
 
 @triggers.command("smtp")
@@ -302,21 +353,31 @@ def test(app_key: str, rule_id: int, database: str | None) -> None:
 @click.option("--security", type=click.Choice(["starttls", "tls", "none"]),
               default="starttls", show_default=True)
 @click.option("--user", default=None)
-@click.option("--password", default=None)
+@click.option("--password", default=None,
+              help="Stored encrypted with SHOPTRACK_SECRET_KEY or the key file"
+              " (docs/operations.md).")
+@click.option("--password-env", default=None, metavar="NAME",
+              help="Read the password from this environment variable at send time instead"
+              " (it is then stored nowhere).")
 @click.option("--sender", default=None, help="From: address.")
 @DATABASE
 def smtp(app_key: str, host: str | None, port: int, security: str, user: str | None,
-         password: str | None, sender: str | None, database: str | None) -> None:
+         password: str | None, password_env: str | None, sender: str | None,
+         database: str | None) -> None:
     """The app's SMTP settings for trigger e-mail.
 
-    Example: shoptrack triggers smtp APPKEY --host smtp.example --sender shop@example.com"""
+    Example: shoptrack triggers smtp APPKEY --host smtp.example --sender shop@example.com
+    --user shop --password-env SMTP_PASSWORD"""
     if host is not None and not sender:
         raise click.BadParameter("--sender is needed with --host")
+    if password is not None and password_env is not None:
+        raise click.BadParameter("give --password or --password-env, not both")
+    url = _settings(database).database_url
     store, app = _open(database, app_key)
     try:
-        store.set_smtp(app.id, None if host is None else {
+        store.set_smtp(app.id, None if host is None else secret_box.seal({
             "host": host, "port": port, "security": security, "user": user,
-            "password": password, "sender": sender})
+            "password": password, "password_env": password_env, "sender": sender}, url))
     finally:
         store.close()
     click.echo("e-mail off" if host is None else f"e-mail via {host}:{port} ({security})")

@@ -4,6 +4,7 @@ Examples::
 
     shoptrack users create anna@shop.com --app APPKEY --role owner
     echo 's3cret-pass' | shoptrack users create bob@shop.com --app APPKEY --password-stdin
+    shoptrack users create carol@shop.com --app APPKEY --generate-password
     shoptrack users list
     shoptrack users set-password anna@shop.com
     shoptrack users remove bob@shop.com
@@ -21,7 +22,7 @@ from shoptrack.config import Settings
 from shoptrack.migrate import migrate
 from shoptrack.store import Store, open_store
 from shoptrack.store.contract import ROLES, App, Role, User
-from shoptrack.users import UserError, create_user, set_password
+from shoptrack.users import UserError, create_user, new_password, set_password
 
 DATABASE_HELP = "Database URL (default: $SHOPTRACK_DATABASE_URL or sqlite:///data/shoptrack.db)."
 _STDIN_HELP = "Read the password from the first line of standard input (for scripts)."
@@ -73,24 +74,33 @@ def users() -> None:
 @click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True,
               help="owner: changes settings and keys; viewer: reads.")
 @click.option("--password-stdin", is_flag=True, help=_STDIN_HELP)
+@click.option("--generate-password", is_flag=True,
+              help="Make a one-time password and print it; the user must choose their own "
+              "at the first login.")
 @click.option("--database", default=None, help=DATABASE_HELP)
 def users_create(email: str, app_keys: tuple[str, ...], role: str, password_stdin: bool,
-                 database: str | None) -> None:
+                 generate_password: bool, database: str | None) -> None:
     """Create a user who logs in with EMAIL and a password (asked for, or from stdin).
 
     \b
     Example:
         shoptrack users create anna@shop.com --app APPKEY --role owner
     """
+    if generate_password and password_stdin:
+        raise click.UsageError("--generate-password and --password-stdin exclude each other")
     store = _store(database)
     try:
         apps = _apps(store, app_keys)
-        user = create_user(store, email, _password(password_stdin), apps, cast(Role, role))
+        password = new_password() if generate_password else _password(password_stdin)
+        user = create_user(store, email, password, apps, cast(Role, role),
+                           one_time=generate_password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
     click.echo(f"created {user.email}: {role} of {', '.join(a.app_key for a in apps)}")
+    if generate_password:
+        click.echo(f"one-time password: {password}   (to be changed at the first login)")
 
 
 @users.command("list")
@@ -122,7 +132,8 @@ def users_list(as_json: bool, database: str | None) -> None:
 @click.option("--password-stdin", is_flag=True, help=_STDIN_HELP)
 @click.option("--database", default=None, help=DATABASE_HELP)
 def users_set_password(email: str, password_stdin: bool, database: str | None) -> None:
-    """Replace a user's password; their open sessions end.
+    """Replace a user's password; their open sessions end.  The password counts as
+    chosen: no change is asked for at the next login.
 
     \b
     Example:
@@ -169,8 +180,8 @@ def announce_first_owner(store: Store, *, show_password: bool) -> None:
     user, password = first_owner(store, apps[0])
     click.echo(f"No dashboard user exists yet: created {user.email}, owner of {apps[0].name}.")
     if show_password:
-        click.echo(f"password:   {password}   (shown once; change it with "
-                   f"`shoptrack users set-password {user.email}`)")
+        click.echo(f"password:   {password}   (shown once; you choose your own at the "
+                   "first login)")
     else:
         click.echo("password:   not shown here (this output is not a terminal); set one with "
                    f"`shoptrack users set-password {user.email}`")

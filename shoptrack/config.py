@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="How often each server process looks for events past an "
         "app's `retention_days` and deletes them (0: never; run `shoptrack retention run` "
         "from cron instead).")
+    session_hours: float = Field(
+        168.0, gt=0, le=24 * 366, description="How long a dashboard login lasts, in hours "
+        "(default a week); then the user logs in again. The expiry is kept on the server.")
     metrics_token: str | None = Field(
         None, description="When set, `GET /metrics` needs `Authorization: Bearer <token>`.")
     # Triggers (docs/triggers.md).

@@ -3,7 +3,9 @@
 
 :func:`run_once` deletes the events received before the cut-off, from ``events``
 only: visitors (with their counters), carts, orders and report rollups stay, so
-reports over old ranges stay right once their raw events are gone.  It works in
+reports over old ranges stay right once their raw events are gone (and it notes
+the cut-off first, so that ``reports rebuild`` leaves those days' rollups as
+they are: :func:`shoptrack.store.rebuild.floor`).  It works in
 small transactions (:data:`SCAN` events looked at, the old ones among them
 deleted, each in a few milliseconds: the write lock is never held long; see
 docs/performance.md), walking the app's events by id from the oldest, and
@@ -29,13 +31,13 @@ import os
 import random
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from shoptrack.clock import now_ms
-from shoptrack.store.contract import Store, StoreUnavailable
+from shoptrack.periodic import Periodic
+from shoptrack.store.contract import Store
 
 log = logging.getLogger("shoptrack.retention")
 
@@ -81,6 +83,7 @@ def run_once(store: Store, holder: str, *, interval_seconds: float = 3600.0,
             continue
         report.apps += 1
         cutoff = now_ms() - days * DAY_MS
+        store.note_events_expired(app.id, cutoff)  # before: a rebuild keeps those days
         after: int | None = 0
         renewed = time.monotonic()
         while after is not None and not stopping():
@@ -112,31 +115,19 @@ class RetentionJob:
         self.store = store
         self.interval = interval_seconds
         self.holder = holder_name()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # The first look a little after start (processes started together spread out).
+        self._thread = Periodic("shoptrack-retention", self._round,
+                                first_delay=min(60.0, interval_seconds) * random.uniform(0.5, 1),
+                                retry_seconds=interval_seconds, log=log, what="retention run")
 
     def start(self) -> None:
-        if self.interval <= 0:
-            return
-        self._thread = threading.Thread(target=self._run, name="shoptrack-retention",
-                                        daemon=True)
-        self._thread.start()
+        if self.interval > 0:
+            self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
 
-    def _run(self) -> None:
-        # The first look a little after start (processes started together spread out).
-        delay = min(60.0, self.interval) * random.uniform(0.5, 1.0)
-        while not self._stop.wait(delay):
-            try:
-                run_once(self.store, self.holder, interval_seconds=self.interval,
-                         stopping=self._stop.is_set)
-            except StoreUnavailable as exc:
-                log.warning("retention run failed, database unavailable: %s", exc)
-            except Exception:
-                log.exception("retention run failed")
-            delay = self.interval * random.uniform(0.9, 1.1)
+    def _round(self) -> float:
+        run_once(self.store, self.holder, interval_seconds=self.interval,
+                 stopping=self._thread.stopping)
+        return self.interval * random.uniform(0.9, 1.1)

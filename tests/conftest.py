@@ -61,11 +61,12 @@ BIN = Path(sys.executable).parent
 # install's, made by the migration (the store needs its secret; it holds no test's data).
 TABLES = ("events", "guests", "visitors", "cart_lines", "orders", "app_event_keys", "apps",
           "rejected_events", "suppressed_uids", "users", "user_apps", "user_sessions",
-          "login_failures", "report_counts", "report_reach", "report_visits",
-          "report_order_lines", "report_products", "report_rebuilds", "report_days", "jobs",
+          "login_failures", "report_counts", "report_people", "report_reach", "report_visits",
+          "report_order_lines", "report_products", "report_rebuilds", "report_days",
+          "report_expired", "jobs",
           "trigger_rules", "trigger_endpoints", "trigger_firings", "trigger_deliveries",
           "trigger_attempts", "trigger_smtp", "trigger_unsubscribes", "trigger_clicks",
-          "trigger_conversions")
+          "trigger_conversions", "trigger_opens")
 PG_ENV = "SHOPTRACK_TEST_POSTGRES_URL"
 WIRE_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "convead-wire"
 

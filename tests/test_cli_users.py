@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from shoptrack.store import open_store
-from shoptrack.users import password_matches
+from shoptrack.apps import register_app
+from shoptrack.store import Store, open_store
+from shoptrack.users import first_owner, password_matches
 from tests.test_cli import SHOPTRACK, run
 
 
@@ -56,3 +57,39 @@ def test_refusals_are_clear(database_url: str) -> None:
                     "--database", database_url, password="long-enough", ok=False)
     assert "no app with the key 'NOPE'" in missing.stderr
     assert "Example" in users("create", "--help").stdout
+
+
+def test_a_generated_password_must_be_changed_and_set_password_clears_that(
+        database_url: str) -> None:
+    run("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url)
+    made = users("create", "carol@shop.test", "--generate-password", "--database", database_url)
+    [line] = [ln for ln in made.stdout.splitlines() if ln.startswith("one-time password:")]
+    one_time = line.split()[2]
+    users("create", "dan@shop.test", "--password-stdin", "--database", database_url,
+          password="chosen-password")
+    both = users("create", "eve@shop.test", "--generate-password", "--password-stdin",
+                 "--database", database_url, password="chosen-password", ok=False)
+    assert both.returncode != 0 and "exclude each other" in both.stderr
+    store = open_store(database_url)
+    try:
+        carol, dan = store.user_by_email("carol@shop.test"), store.user_by_email("dan@shop.test")
+        assert carol is not None and carol.must_change_password
+        assert password_matches(carol.password_hash, one_time)
+        # A password typed (prompt or stdin) is the user's own: no change is asked for.
+        assert dan is not None and not dan.must_change_password
+        users("set-password", "carol@shop.test", "--password-stdin", "--database",
+              database_url, password="carols-own-password")
+        carol = store.user_by_email("carol@shop.test")
+        assert carol is not None and not carol.must_change_password
+        assert password_matches(carol.password_hash, "carols-own-password")
+    finally:
+        store.close()
+
+
+def test_the_first_start_owner_must_change_the_one_time_password(store: Store) -> None:
+    app = register_app(store, "Shop").app
+    user, password = first_owner(store, app)
+    assert user.must_change_password
+    found = store.user_by_email("owner@localhost")
+    assert found is not None and found.must_change_password
+    assert password_matches(found.password_hash, password)

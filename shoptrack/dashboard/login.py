@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -19,8 +20,10 @@ from shoptrack.clock import now_ms
 from shoptrack.dashboard.render import page
 from shoptrack.dashboard.sessions import (
     COOKIE,
+    PASSWORD_PAGE,
     LoginRequired,
     PageError,
+    PasswordChangeRequired,
     check_csrf,
     current_session,
     end_session,
@@ -38,7 +41,7 @@ MAX_PER_EMAIL = 5
 MAX_PER_ADDRESS = 20
 
 
-def _next(target: str | None) -> str:
+def next_path(target: str | None) -> str:
     """Only a path on this site (no ``//host``): never an open redirect."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
@@ -60,7 +63,13 @@ async def login_page(request: Request, next: str = "") -> Response:
         await viewer(request)
     except (LoginRequired, PageError):
         return _form(request, target=next)
-    return RedirectResponse(_next(next), status_code=303)
+    except PasswordChangeRequired:
+        return RedirectResponse(_password_page(next), status_code=303)
+    return RedirectResponse(next_path(next), status_code=303)
+
+
+def _password_page(target: str) -> str:
+    return PASSWORD_PAGE + (f"?{urlencode({'next': next_path(target)})}" if target else "")
 
 
 def _keys(request: Request, email: str) -> list[str]:
@@ -93,7 +102,9 @@ async def login(request: Request) -> Response:
         return _form(request, email=email, target=target,
                      error="Wrong e-mail or password.")
     await run_in_threadpool(store.clear_login_failures, keys[1:])
-    response = RedirectResponse(_next(target), status_code=303)
+    # A one-time password opens only the form that replaces it.
+    response = RedirectResponse(_password_page(target) if user.must_change_password
+                                else next_path(target), status_code=303)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     await start_session(request, response, user.id)
     return response

@@ -68,6 +68,18 @@ def resolve(preset: str | None, start: str | None, end: str | None, zone: tzinfo
     return Range("7d", today - timedelta(days=6), today)
 
 
+def span(start: date, end: date) -> str:
+    """Two dates as people write them: ``1–30 Oct 2026``, ``25 Nov – 1 Dec 2026``,
+    ``28 Dec 2025 – 3 Jan 2026``, or ``1 Oct 2026`` for one day."""
+    if start == end:
+        return f"{start:%-d %b %Y}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%-d}–{end:%-d %b %Y}"
+    if start.year == end.year:
+        return f"{start:%-d %b} – {end:%-d %b %Y}"
+    return f"{start:%-d %b %Y} – {end:%-d %b %Y}"
+
+
 def bounds_ms(start: date, end: date, zone: tzinfo) -> tuple[int, int]:
     """[start of ``start``, start of the day after ``end``) in the zone, as Unix ms."""
     first = datetime.combine(start, time(), zone)

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from shoptrack.dashboard.formats import Formats
-from shoptrack.dashboard.ranges import Range, today_in
+from shoptrack.dashboard.ranges import Range, span, today_in
 from shoptrack.dashboard.sessions import Viewer, store_of
 from shoptrack.reports.abandoned_carts import AbandonedCartsParams
 from shoptrack.reports.abandoned_carts import abandoned_carts as abandoned_report
@@ -59,6 +59,17 @@ def _tiles(fmt: Formats, now: dict[str, Any], then: dict[str, Any] | None) -> li
     return tiles
 
 
+def _legend(fmt: Formats, metric: str, tiles: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the chart's legend shows when no point is hovered: the range's figure (the
+    tile's, so a range's visitors are counted once, not summed per day), and how to format
+    a hovered point (``money`` in the app's currency, or ``count``)."""
+    tile = next(t for t in tiles if t["metric"] == metric)
+    before, _, after = fmt.money(0).partition("0.00")
+    return {"total": tile["value"], "compare_total": tile["was"] or None,
+            "kind": "money" if metric == "revenue" else "count",
+            "money_before": before, "money_after": after}
+
+
 def _seconds(label: str, fmt: Formats) -> int:
     """A point's local start (``2026-11-27`` or ``2026-11-27T10:00+03:00``) as Unix seconds."""
     if len(label) == 10:
@@ -77,15 +88,20 @@ def _overview(store: Store, app: App, chosen: Range, compare: Compare | None, me
     points = series.data.points
     earlier = series.compare.data.points if series.compare else None
     steps = funnel(store, app, FunnelParams(range=plain)).data.steps
+    # The compared dates as the summary report resolved them (the API's "compare" block).
+    compared = span(head["compare"]["from"], head["compare"]["to"]) if head["compare"] else None
+    tiles = _tiles(fmt, head["data"], head["compare"]["data"] if head["compare"] else None)
     return {
         "has_events": bool(store.events(app.id, EventQuery(limit=1))),
-        "tiles": _tiles(fmt, head["data"], head["compare"]["data"] if head["compare"] else None),
+        "compared": compared,
+        "tiles": tiles,
         "series": {
             "x": [_seconds(p.start, fmt) for p in points],
             "y": [float(p.value) for p in points],
             "compare": [float(p.value) for p in earlier][:len(points)] if earlier else None,
-            "label": metric.capitalize(), "compare_label": "Comparison period",
-            "interval": interval, "timezone": fmt.zone_name},
+            "label": metric.capitalize(), "compare_label": compared or "",
+            "interval": interval, "timezone": fmt.zone_name,
+            "range_label": span(chosen.start, chosen.end), **_legend(fmt, metric, tiles)},
         "funnel": [{"label": STEPS.get(s.step, s.step), "visitors": s.visitors,
                     "of_previous": s.of_previous, "of_first": s.of_first} for s in steps],
         "products": [{"name": p.name or p.product_id, "views": p.views,

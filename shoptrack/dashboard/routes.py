@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
 from shoptrack.dashboard import (
+    account,
     carts,
     events,
     live,
@@ -18,10 +19,15 @@ from shoptrack.dashboard import (
 )
 from shoptrack.dashboard.assets import STATIC_URL, static_files
 from shoptrack.dashboard.render import json_response, page
-from shoptrack.dashboard.sessions import LoginRequired, PageError
+from shoptrack.dashboard.sessions import (
+    PASSWORD_PAGE,
+    LoginRequired,
+    PageError,
+    PasswordChangeRequired,
+)
 from shoptrack.errors import error_body
 
-PAGES = (login, overview, visitors, orders, carts, live, events, triggers, settings)
+PAGES = (login, account, overview, visitors, orders, carts, live, events, triggers, settings)
 
 
 def _wants_html(request: Request) -> bool:
@@ -35,10 +41,20 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     return json_response(error_body("unauthorized", None, "log in first"), status_code=401)
 
 
+async def _password_change(request: Request, exc: Exception) -> Response:
+    if _wants_html(request) and request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{PASSWORD_PAGE}?{_query(next=target)}", status_code=303)
+    return json_response(error_body("password_change_required", "password",
+                                    "choose a new password first (you logged in with a "
+                                    f"one-time password): {PASSWORD_PAGE}"), status_code=403)
+
+
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
     if not _wants_html(request):
-        return json_response(error_body(exc.code, None, exc.message), status_code=exc.status)
+        return json_response(error_body(exc.code, exc.field, exc.message),
+                             status_code=exc.status)
     return page(request, "error.html", None, status=exc.status, title=exc.title,
                 message=exc.message, logout_token=exc.logout_token)
 
@@ -55,3 +71,4 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PageError, _page_error)
+    app.add_exception_handler(PasswordChangeRequired, _password_change)

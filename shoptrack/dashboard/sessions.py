@@ -7,6 +7,10 @@
   ``csrf_token`` or the ``X-CSRF-Token`` header; without it the request is refused (403).
 * The app on screen is ``?app=KEY`` (so a view can be bookmarked and shared); without it,
   the user's first app.
+* A session lasts ``session_hours`` (the server's settings, ``SHOPTRACK_SESSION_HOURS``).
+* A user who logged in with a one-time password (``must_change_password``) gets only
+  ``/account/password`` (and logout) until they have chosen their own:
+  :class:`PasswordChangeRequired` sends pages there, and answers other requests 403.
 """
 
 from __future__ import annotations
@@ -26,20 +30,27 @@ from shoptrack.dashboard.formats import Formats
 from shoptrack.store.contract import App, Role, Store, UserSession
 
 COOKIE = "shoptrack_session"
-SESSION_MS = 7 * 24 * 3600 * 1000  # a week, then log in again (server-side expiry)
+PASSWORD_PAGE = "/account/password"
 
 
 class LoginRequired(Exception):
     """No valid session: pages redirect to /login, other requests get 401."""
 
 
+class PasswordChangeRequired(Exception):
+    """The user must choose a new password first: pages redirect to the password form,
+    other requests get 403 ``password_change_required``."""
+
+
 class PageError(Exception):
-    """An answer shown as a page (or as the JSON error shape to a non-browser)."""
+    """An answer shown as a page (or as the JSON error shape to a non-browser);
+    ``field`` names the input at fault, if one is."""
 
     def __init__(self, status: int, code: str, title: str, message: str,
-                 logout_token: str | None = None) -> None:
+                 logout_token: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.title, self.message = status, code, title, message
+        self.field = field
         # A logged-in user the page cannot show a shop to may still log out.
         self.logout_token = logout_token
 
@@ -66,11 +77,18 @@ def set_cookie(request: Request, response: Response, name: str, value: str,
                         samesite="lax", secure=is_https(request))
 
 
+def session_ms(request: Request) -> int:
+    """How long a new session lasts: the server's ``session_hours`` setting."""
+    hours: float = request.app.state.services.settings.session_hours
+    return int(hours * 3600 * 1000)
+
+
 async def start_session(request: Request, response: Response, user_id: int) -> None:
     token = secrets.token_urlsafe(32)
+    lasts = session_ms(request)
     await run_in_threadpool(store_of(request).add_session, token_hash(token), user_id,
-                            secrets.token_urlsafe(32), now_ms() + SESSION_MS)
-    set_cookie(request, response, COOKIE, token, SESSION_MS // 1000)
+                            secrets.token_urlsafe(32), now_ms() + lasts)
+    set_cookie(request, response, COOKIE, token, lasts // 1000)
 
 
 async def end_session(request: Request, response: Response) -> None:
@@ -114,8 +132,16 @@ async def current_session(request: Request) -> UserSession:
 
 
 async def viewer(request: Request) -> Viewer:
-    """FastAPI dependency: the request's :class:`Viewer`; LoginRequired without a session."""
+    """FastAPI dependency: the request's :class:`Viewer`; LoginRequired without a session,
+    PasswordChangeRequired while the user must choose a new password."""
     found = await current_session(request)
+    if found.user.must_change_password:
+        raise PasswordChangeRequired()
+    return await viewer_of(request, found)
+
+
+async def viewer_of(request: Request, found: UserSession) -> Viewer:
+    """The :class:`Viewer` of a live session (the app asked for, or the user's first)."""
     store = store_of(request)
     apps = tuple(await run_in_threadpool(store.memberships, found.user.id))
     if not apps:

@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 Who = Annotated[Viewer, Depends(viewer)]
 Owner = Annotated[Viewer, Depends(owner)]
 RECENT = 30  # deliveries shown
-FIGURES = ("fired", "delivered", "failed", "clicked", "recovered_orders")
+FIGURES = ("fired", "delivered", "failed", "opened", "clicked", "recovered_orders")
 KIND_LABELS = {
     "abandoned_cart": "Abandoned cart", "abandoned_view": "Viewed, not added to cart",
     "order_placed": "Order placed", "order_state": "Order status changed",

@@ -15,7 +15,6 @@ from shoptrack.reports.period import Period, RangeParams, Report, ratio, run_rep
 from shoptrack.store.contract import App, Store
 
 STEPS = ("visitors", "viewed_product", "added_to_cart", "purchased")
-REACH_DIMS = {"visitors": "any", "viewed_product": "view", "added_to_cart": "add"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +37,8 @@ def funnel(store: Store, app: App, params: FunnelParams | None = None,
            now_ms: int | None = None) -> Report[Funnel]:
     def compute(period: Period) -> Funnel:
         spans, pieces = whole(period, store.report_days_upto(app.id))
-        counts = {step: sum(n for _, _, n in store.report_reach(app.id, dim, pieces))
-                  for step, dim in REACH_DIMS.items()}
+        active = store.report_active(app.id, pieces).get(0, (0, 0, 0))
+        counts = dict(zip(STEPS[:3], active, strict=True))
         totals = store.report_orders(app.id, spans).get(0)
         counts["purchased"] = totals.buyers if totals else 0
         steps = []

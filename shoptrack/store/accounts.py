@@ -17,11 +17,12 @@ from shoptrack.clock import now_ms
 from shoptrack.store.contract import App, AppSettings, Role, Store, User, UserSession
 from shoptrack.store.tx import Tx, dumps
 
-_USER_COLUMNS = "u.id, u.email, u.password_hash, u.created_at"
+_USER_COLUMNS = "u.id, u.email, u.password_hash, u.created_at, u.must_change_password"
 
 
 def _user(row: Sequence[Any]) -> User:
-    return User(id=row[0], email=row[1], password_hash=row[2], created_at=row[3])
+    return User(id=row[0], email=row[1], password_hash=row[2], created_at=row[3],
+                must_change_password=bool(row[4]))
 
 
 class AccountsSql(Store):
@@ -33,14 +34,16 @@ class AccountsSql(Store):
     def _write(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
 
-    def add_user(self, email: str, password_hash: str) -> User:
+    def add_user(self, email: str, password_hash: str,
+                 must_change_password: bool = False) -> User:
         email = email.strip().lower()
         with self._write() as tx:
             if tx.one("SELECT 1 FROM users WHERE email = ?", (email,)):
                 raise ValueError(f"a user with the e-mail {email!r} exists already")
-            row = tx.one("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)"
-                         " RETURNING id, email, password_hash, created_at",
-                         (email, password_hash, now_ms()))
+            row = tx.one("INSERT INTO users (email, password_hash, created_at,"
+                         " must_change_password) VALUES (?, ?, ?, ?)"
+                         " RETURNING id, email, password_hash, created_at, must_change_password",
+                         (email, password_hash, now_ms(), must_change_password))
         assert row is not None
         return _user(row)
 
@@ -59,9 +62,11 @@ class AccountsSql(Store):
             row = tx.one("SELECT COUNT(*) FROM users")
         return int(row[0]) if row else 0
 
-    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+    def set_password_hash(self, user_id: int, password_hash: str,
+                          must_change_password: bool = False) -> None:
         with self._write() as tx:
-            tx.run("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+            tx.run("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?",
+                   (password_hash, must_change_password, user_id))
             tx.run("DELETE FROM user_sessions WHERE user_id = ?", (user_id,))
 
     def remove_user(self, user_id: int) -> bool:
@@ -102,7 +107,7 @@ class AccountsSql(Store):
                          " WHERE s.token_hash = ? AND s.expires_at > ?", (token_hash, now))
         if row is None:
             return None
-        return UserSession(user=_user(row), csrf_token=row[4], expires_at=row[5])
+        return UserSession(user=_user(row), csrf_token=row[5], expires_at=row[6])
 
     def remove_session(self, token_hash: str) -> None:
         with self._write() as tx:

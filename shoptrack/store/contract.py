@@ -133,12 +133,15 @@ ROLES: tuple[Role, ...] = ("owner", "viewer")
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """A dashboard user; ``password_hash`` is argon2 (shoptrack.users)."""
+    """A dashboard user; ``password_hash`` is argon2 (shoptrack.users).
+    ``must_change_password``: logged in with a one-time password, the user must choose
+    their own before the dashboard opens anything else."""
 
     id: int
     email: str
     password_hash: str = field(repr=False)
     created_at: int = 0
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +299,8 @@ class Store(ReportReads, TriggerState, ABC):
 
     # -- dashboard users -------------------------------------------------------
     @abstractmethod
-    def add_user(self, email: str, password_hash: str) -> User:
+    def add_user(self, email: str, password_hash: str,
+                 must_change_password: bool = False) -> User:
         """Raises ValueError when the e-mail (compared lower-cased) is taken."""
 
     @abstractmethod
@@ -309,8 +313,10 @@ class Store(ReportReads, TriggerState, ABC):
     def count_users(self) -> int: ...
 
     @abstractmethod
-    def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        """Replace the password and end every session of the user (atomic)."""
+    def set_password_hash(self, user_id: int, password_hash: str,
+                          must_change_password: bool = False) -> None:
+        """Replace the password, set ``must_change_password`` as given and end every
+        session of the user (atomic)."""
 
     @abstractmethod
     def remove_user(self, user_id: int) -> bool:

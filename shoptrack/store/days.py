@@ -32,9 +32,17 @@ DAY_REACH = (
     " WHERE app_id = ? AND dim = ? AND grain = 0 AND bucket >= ? AND bucket < ?"
     " ON CONFLICT DO NOTHING"
 )
+DAY_PEOPLE = (
+    "INSERT INTO report_people (app_id, grain, bucket, visitor_id, flags) SELECT app_id, 1,"
+    f" bucket / {SLOTS_PER_DAY}, visitor_id, MAX(flags & 1) | MAX(flags & 2)"
+    " FROM report_people WHERE app_id = ? AND grain = 0 AND bucket >= ? AND bucket < ?"
+    f" GROUP BY app_id, bucket / {SLOTS_PER_DAY}, visitor_id"
+    " ON CONFLICT (app_id, grain, bucket, visitor_id) DO UPDATE"
+    " SET flags = report_people.flags | excluded.flags"
+)
 # One statement per dimension, so that each reads one range of the primary key.
 COUNT_DIMS = ("event", "view", "add", "page", "custom")
-REACH_DIMS = ("any", "view", "add", "product", "page", "custom")
+REACH_DIMS = ("product", "page", "custom")
 
 
 def last_complete_day(now_ms: int) -> int:
@@ -53,6 +61,7 @@ def summarise(tx: Tx, app_id: int, now_ms: int) -> int:
     lo, hi = (upto + 1) * SLOTS_PER_DAY, (target + 1) * SLOTS_PER_DAY
     for dim in COUNT_DIMS:
         tx.send(DAY_COUNTS, (app_id, dim, lo, hi))
+    tx.send(DAY_PEOPLE, (app_id, lo, hi))
     for dim in REACH_DIMS:
         tx.send(DAY_REACH, (app_id, dim, lo, hi))
     tx.run("UPDATE report_days SET upto = ? WHERE app_id = ?", (target, app_id))

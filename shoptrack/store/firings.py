@@ -16,8 +16,10 @@ flushes (:meth:`Firings.flush`):
   person) and step (``dedupe_key``);
 * an identifying event (``login``, ``update_info``, an e-mail or phone in
   ``visitor_info``) makes the person's ``waiting`` firings pending again;
-* a new order by a person who got a rule's message within its attribution
-  window is recorded as recovered (once per rule and order).
+* a new order by a person who was reached by a rule's message is recorded as
+  recovered (once per rule and order): within the rule's attribution window of a
+  delivered webhook, within its click window of a click on its e-mail, or within its
+  open window of an open of it.
 
 A merge moves the person's firings and deliveries to the target
 (:meth:`Firings.merge`).  The rule kinds are named here, where they take
@@ -82,6 +84,8 @@ class _Rule:
     filters: dict[str, Any]
     attribution_ms: int
     paused: bool
+    click_ms: int
+    open_ms: int
 
 
 @dataclass(slots=True)
@@ -168,11 +172,13 @@ class Firings:
             for app in missing:
                 self._rules[app] = []
             for row in with_ids(self.tx, "SELECT id, app_id, kind, steps, filters,"
-                                " attribution_seconds, paused FROM trigger_rules"
+                                " attribution_seconds, paused, click_window_seconds,"
+                                " open_window_seconds FROM trigger_rules"
                                 " WHERE app_id{ids} ORDER BY id", missing):
                 self._rules[int(row[1])].append(_Rule(
                     int(row[0]), int(row[1]), row[2], tuple(orjson.loads(row[3])),
-                    orjson.loads(row[4]), int(row[5]) * 1000, bool(row[6])))
+                    orjson.loads(row[4]), int(row[5]) * 1000, bool(row[6]),
+                    int(row[7]) * 1000, int(row[8]) * 1000))
         return self._rules
 
     def _active(self, rules: dict[int, list[_Rule]], app: int, kind: str) -> list[_Rule]:
@@ -235,24 +241,37 @@ class Firings:
 
     def _recovered(self, orders: Sequence[tuple[int, int, str, int, int]],
                    rules: dict[int, list[_Rule]]) -> None:
-        """New orders after a delivered message, within the rule's attribution window."""
-        windows = {r.id: r.attribution_ms for app_rules in rules.values() for r in app_rules}
-        sent: dict[int, list[tuple[int, int, int, int]]] = {}
-        for vid, rule_id, step, delivery_id, at in with_ids(
-                self.tx, "SELECT visitor_id, rule_id, step, id, delivered_at FROM"
-                " trigger_deliveries WHERE visitor_id{ids} AND state = 'delivered'",
-                sorted({o[1] for o in orders})):
-            sent.setdefault(int(vid), []).append((int(rule_id), int(step), int(delivery_id),
-                                                  int(at)))
+        """New orders after a message reached the person, within the rule's window for
+        how it reached them: a delivered webhook, a click or an open of an e-mail."""
+        by_id = {r.id: r for app_rules in rules.values() for r in app_rules}
+        windows = {"webhook": lambda r: r.attribution_ms, "click": lambda r: r.click_ms,
+                   "open": lambda r: r.open_ms}
+        # (rule id, step, delivery id, how, when) per person
+        sent: dict[int, list[tuple[int, int, int, str, int]]] = {}
+        people = sorted({o[1] for o in orders})
+        for sql in (
+            "SELECT visitor_id, rule_id, step, id, 'webhook', delivered_at FROM"
+            " trigger_deliveries WHERE visitor_id{ids} AND state = 'delivered' AND channel ="
+            " 'webhook'",
+            "SELECT d.visitor_id, d.rule_id, d.step, d.id, 'click', MAX(c.at) FROM"
+            " trigger_deliveries d JOIN trigger_clicks c ON c.delivery_id = d.id WHERE"
+            " d.visitor_id{ids} GROUP BY d.visitor_id, d.rule_id, d.step, d.id",
+            "SELECT d.visitor_id, d.rule_id, d.step, d.id, 'open', MAX(o.at) FROM"
+            " trigger_deliveries d JOIN trigger_opens o ON o.delivery_id = d.id WHERE"
+            " d.visitor_id{ids} GROUP BY d.visitor_id, d.rule_id, d.step, d.id",
+        ):
+            for vid, rule_id, step, delivery_id, how, at in with_ids(self.tx, sql, people):
+                sent.setdefault(int(vid), []).append((int(rule_id), int(step),
+                                                      int(delivery_id), how, int(at)))
         rows = []
         for app, vid, order_id, revenue, at in orders:
             best: dict[int, tuple[int, int, int]] = {}
-            for rule_id, step, delivery_id, delivered_at in sent.get(vid, ()):
-                window = windows.get(rule_id)
-                if window is None or not delivered_at <= at <= delivered_at + window:
+            for rule_id, step, delivery_id, how, touched_at in sent.get(vid, ()):
+                rule = by_id.get(rule_id)
+                if rule is None or not touched_at <= at <= touched_at + windows[how](rule):
                     continue
-                if rule_id not in best or best[rule_id][2] < delivered_at:
-                    best[rule_id] = (step, delivery_id, delivered_at)
+                if rule_id not in best or best[rule_id][2] < touched_at:
+                    best[rule_id] = (step, delivery_id, touched_at)
             rows += [(rule_id, order_id, app, step, delivery_id, vid, revenue, at)
                      for rule_id, (step, delivery_id, _) in sorted(best.items())]
         if rows:
@@ -292,6 +311,8 @@ def erase(tx: Tx, visitor_id: int) -> None:
         "DELETE FROM trigger_attempts WHERE delivery_id IN (SELECT id FROM trigger_deliveries"
         " WHERE visitor_id = ?)",
         "DELETE FROM trigger_clicks WHERE delivery_id IN (SELECT id FROM trigger_deliveries"
+        " WHERE visitor_id = ?)",
+        "DELETE FROM trigger_opens WHERE delivery_id IN (SELECT id FROM trigger_deliveries"
         " WHERE visitor_id = ?)",
         "DELETE FROM trigger_deliveries WHERE visitor_id = ?",
         "DELETE FROM trigger_firings WHERE visitor_id = ?",

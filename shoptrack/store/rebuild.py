@@ -5,7 +5,8 @@ the very code the write path runs, so a rebuilt database answers every report
 as the incremental one did.  A rebuild is a row in ``report_rebuilds`` and a
 sequence of chunks, each its own transaction that moves the row's cursor: an
 interrupted rebuild resumes where it stopped (:func:`step`).  ``since`` (ms)
-rebuilds from the UTC day that holds it; everything before stays.
+rebuilds from the UTC day that holds it; everything before stays, and so do
+the days whose raw events retention has deleted (:func:`floor`).
 
 Events that arrive while a rebuild runs are counted by the write path (the
 rebuild replays only the events that existed when it began).
@@ -33,12 +34,29 @@ class Progress:
     finished: bool
 
 
+def floor(tx: Tx, app_id: int) -> int:
+    """The first UTC midnight (ms) from which all the app's raw events are kept: 0, or
+    the first whole day after the time before which retention deletes them
+    (``report_expired``, noted by :func:`shoptrack.retention.run_once`)."""
+    row = tx.one("SELECT before_ms FROM report_expired WHERE app_id = ?", (app_id,))
+    return 0 if row is None else -(-int(row[0]) // DAY_MS) * DAY_MS
+
+
+def note_expired(tx: Tx, app_id: int, before_ms: int) -> None:
+    """Retention is about to delete the app's events received before ``before_ms``."""
+    tx.run("INSERT INTO report_expired (app_id, before_ms) VALUES (?, ?)"
+           " ON CONFLICT (app_id) DO UPDATE SET before_ms = excluded.before_ms"
+           " WHERE excluded.before_ms > report_expired.before_ms", (app_id, before_ms))
+
+
 def begin(tx: Tx, app_id: int, since: int | None = None) -> None:
-    """Start a rebuild (or start it over): clear the rollups from ``since``'s UTC day on."""
-    start = 0 if since is None else since // DAY_MS * DAY_MS
+    """Start a rebuild (or start it over): clear the rollups from ``since``'s UTC day on,
+    and never before :func:`floor` (the rollups of days whose raw events retention has
+    deleted stay as they are)."""
+    start = max(0 if since is None else since // DAY_MS * DAY_MS, floor(tx, app_id))
     row = tx.one("SELECT MAX(id) FROM events WHERE app_id = ?", (app_id,))
     upto = int(row[0]) if row and row[0] is not None else 0
-    for table in ("report_counts", "report_reach"):
+    for table in ("report_counts", "report_people", "report_reach"):
         tx.run(f"DELETE FROM {table} WHERE app_id = ? AND ((grain = 0 AND bucket >= ?)"
                " OR (grain = 1 AND bucket >= ?))", (app_id, start // SLOT_MS, start // DAY_MS))
     tx.run("DELETE FROM report_visits WHERE app_id = ? AND started_at >= ?", (app_id, start))
@@ -50,8 +68,9 @@ def begin(tx: Tx, app_id: int, since: int | None = None) -> None:
     tx.run("DELETE FROM report_order_lines WHERE app_id = ? AND created_at >= ?", (app_id, start))
     tx.run("UPDATE report_days SET upto = ? WHERE app_id = ? AND upto >= ?",
            (start // DAY_MS - 1, app_id, start // DAY_MS))
-    if since is None:
-        tx.run("DELETE FROM report_products WHERE app_id = ?", (app_id,))
+    # The names stay as they are (the write path keeps them exact, and only they hold a
+    # name seen in an erased person's events); the replay names the products left.
+    tx.run("UPDATE report_products SET kept = 1 WHERE app_id = ?", (app_id,))
     tx.run("DELETE FROM report_rebuilds WHERE app_id = ?", (app_id,))
     tx.run("INSERT INTO report_rebuilds (app_id, since, upto, next_event, next_order)"
            " VALUES (?, ?, ?, 0, 0)", (app_id, start, upto))
@@ -73,7 +92,7 @@ def step(tx: Tx, app_id: int, chunk: int | None = None) -> Progress:
     if after < upto:
         events = tx.all(f"SELECT {EVENT_COLUMNS} FROM events WHERE app_id = ? AND id > ?"
                         " AND id <= ? ORDER BY id LIMIT ?", (app_id, after, upto, chunk))
-        rollups = Rollups(tx, track_orders=False, sum_days=False)
+        rollups = Rollups(tx, track_orders=False, sum_days=False, replaying=True)
         facts = [fact_of_row(r) for r in events]
         rollups.prefetch([app_id], {f.visitor_id for f in facts if f.visitor_id is not None})
         for fact in facts:
@@ -88,12 +107,7 @@ def step(tx: Tx, app_id: int, chunk: int | None = None) -> Progress:
         tx.run("UPDATE report_rebuilds SET next_order = ? WHERE app_id = ?", (last, app_id))
         return Progress(upto, upto, False)
     days.summarise(tx, app_id, now_ms())
+    tx.run("UPDATE report_products SET kept = 0 WHERE app_id = ? AND kept = 1", (app_id,))
     tx.run("DELETE FROM report_rebuilds WHERE app_id = ?", (app_id,))
     return Progress(upto, upto, True)
 
-
-def rebuild_app(tx: Tx, app_id: int, since: int | None = None) -> None:
-    """The whole rebuild in one transaction (the migration's backfill)."""
-    begin(tx, app_id, since)
-    while not step(tx, app_id).finished:
-        pass

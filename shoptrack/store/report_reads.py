@@ -11,7 +11,8 @@ Ranges cross this contract in two forms, both in UTC and decided by
   together, so a person active in two pieces counts once.
 
 Every method is a read (any thread; never through the writer) except the
-rebuild's, which write in their own transactions.
+rebuild's and :meth:`ReportReads.note_events_expired`, which write in their own
+transactions.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class ReportReads(ABC):
         ``keys`` when given."""
 
     @abstractmethod
+    def report_active(self, app_id: int, pieces: Pieces) -> dict[int, tuple[int, int, int]]:
+        """Per interval: (distinct people with any event, of whom viewed a product, of whom
+        added to a cart); intervals with nobody are left out."""
+
+    @abstractmethod
     def report_days_upto(self, app_id: int) -> int:
         """The last UTC day (``ms // 86400000``) whose day rows are summed; -1 for none."""
 
@@ -139,3 +145,12 @@ class ReportReads(ABC):
                         ) -> tuple[int, int, bool]:
         """One step of the app's rollup rebuild (begun when none is pending, or with
         ``restart``), in its own transaction: ``(cursor, upto, finished)`` in event ids."""
+
+    @abstractmethod
+    def report_rebuild_floor(self, app_id: int) -> int:
+        """The first UTC midnight (ms) a rebuild may start from: 0, or the first whole day
+        whose raw events retention keeps (the rollups before it stay as they are)."""
+
+    @abstractmethod
+    def note_events_expired(self, app_id: int, before_ms: int) -> None:
+        """Retention is about to delete the app's events received before ``before_ms``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,18 +21,69 @@ from shoptrack.store.report_reads import (
     SourceRow,
     Spans,
 )
+from shoptrack.store.rollups import ADDED, VIEWED
 from shoptrack.store.tx import Tx, dumps
 
 BUCKET_COLUMNS = (("i", "int"), ("g", "int"), ("b", "int"))
 NOT_CANCELLED = "o.state <> 'cancelled'"
+# The dimensions read from report_people: their place in report_active's answer.
+PEOPLE_DIMS = {"any": 0, "view": 1, "add": 2}
+MAX_RANGES = 8
 
 
-def _pieces(tx: Tx, pieces: Pieces) -> tuple[str, str]:
-    """The pieces as one row per bucket: joined by equality on the primary key, both
-    planners probe the index per bucket (PostgreSQL scans the whole table for a join on
-    ranges whose size it cannot know)."""
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The rows of a rollup table (as alias ``a``) that match ``cond`` in the pieces, as
+    SQL: ``FROM {source} WHERE {where}`` with ``params``; ``i`` is a row's interval and
+    ``by`` what to put first in GROUP BY for the intervals (nothing: one interval)."""
+
+    source: str
+    where: str
+    params: tuple[Any, ...]
+    i: str
+    by: str
+
+
+def _scope(tx: Tx, pieces: Pieces, table: str, a: str, cond: str,
+           params: Sequence[Any]) -> _Scope:
+    """One interval in a few pieces (a whole range: days and two edges) is read as index
+    ranges, one arm of a UNION ALL each.  Many intervals are read as one row per bucket,
+    joined by equality on the primary key: both planners probe the index per bucket
+    (PostgreSQL scans the whole table for a join on ranges whose size it cannot know)."""
+    runs = _runs(pieces) if len({i for i, _, _, _ in pieces}) == 1 else None
+    if runs is not None:
+        source, bound = _arms(table, a, cond, params, runs)
+        return _Scope(source, "true", bound, str(int(pieces[0][0])), "")
     buckets = [[i, grain, bucket] for i, grain, lo, hi in pieces for bucket in range(lo, hi)]
-    return tx.rows(BUCKET_COLUMNS), dumps(buckets)
+    return _Scope(f"{tx.rows(BUCKET_COLUMNS)} JOIN {table} {a} ON {a}.grain = t.g"
+                  f" AND {a}.bucket = t.b", cond, (dumps(buckets), *params), "t.i", "t.i, ")
+
+
+def _runs(pieces: Pieces) -> list[tuple[int, int, int]] | None:
+    """The pieces' buckets as ``(grain, lo, hi)`` runs (adjacent pieces of one grain
+    joined); None when they make more than :data:`MAX_RANGES` runs."""
+    runs: list[list[int]] = []
+    for _, grain, lo, hi in sorted(pieces, key=lambda p: (p[1], p[2])):
+        if runs and runs[-1][0] == grain and runs[-1][2] == lo:
+            runs[-1][2] = hi
+        else:
+            runs.append([grain, lo, hi])
+    return None if len(runs) > MAX_RANGES else [(g, lo, hi) for g, lo, hi in runs]
+
+
+def _arms(table: str, a: str, cond: str, params: Sequence[Any],
+          runs: Sequence[tuple[int, int, int]]) -> tuple[str, tuple[Any, ...]]:
+    """``FROM`` the rows of ``table`` matching ``cond`` in these runs: one index range per
+    run, as the arms of a UNION ALL (an OR of ranges would make SQLite scan them all)."""
+    arm = (f"SELECT * FROM {table} {a} WHERE {cond} AND {a}.grain = ? AND {a}.bucket >= ?"
+           f" AND {a}.bucket < ?")
+    return (f"({' UNION ALL '.join([arm] * len(runs))}) AS {a}",
+            tuple(v for grain, lo, hi in runs for v in (*params, grain, lo, hi)))
+
+
+def _interval_of(pieces: Pieces) -> dict[tuple[int, int], int]:
+    """``(grain, bucket) -> i`` for every bucket of the pieces."""
+    return {(grain, b): i for i, grain, lo, hi in pieces for b in range(lo, hi)}
 
 
 def _by_span(spans: Spans, rows: list[tuple[Any, ...]]
@@ -58,31 +110,92 @@ class ReportSql(ReportReads):
                       ) -> list[tuple[int, str, int, int]]:
         if not pieces:
             return []
+        runs = _runs(pieces)
+        if runs is not None and len({p[0] for p in pieces}) > 1:
+            return self._counts_per_bucket(app_id, dim, pieces, runs)
         with self._read() as tx:
-            rows, param = _pieces(tx, pieces)
+            scope = _scope(tx, pieces, "report_counts", "c", "c.app_id = ? AND c.dim = ?",
+                           (app_id, dim))
             found = tx.all(
-                f"SELECT t.i, c.key, SUM(c.n), SUM(c.qty) FROM {rows} JOIN report_counts c"
-                " ON c.app_id = ? AND c.dim = ? AND c.grain = t.g AND c.bucket = t.b"
-                " GROUP BY t.i, c.key"
+                f"SELECT {scope.i}, c.key, SUM(c.n), SUM(c.qty) FROM {scope.source}"
+                f" WHERE {scope.where} GROUP BY {scope.by}c.key"
                 # An erasure leaves rows at zero behind: they are not there.
-                " HAVING SUM(c.n) <> 0 OR SUM(c.qty) <> 0", (param, app_id, dim))
+                " HAVING SUM(c.n) <> 0 OR SUM(c.qty) <> 0", scope.params)
         return [(int(i), key, int(n), int(qty)) for i, key, n, qty in found]
+
+    def _counts_per_bucket(self, app_id: int, dim: str, pieces: Pieces,
+                           runs: Sequence[tuple[int, int, int]]
+                           ) -> list[tuple[int, str, int, int]]:
+        """Many intervals (a series) in few runs: the runs' rows, summed per interval
+        here (a probe per bucket is ~35,000 probes for a year of slots)."""
+        with self._read() as tx:
+            source, params = _arms("report_counts", "c", "c.app_id = ? AND c.dim = ?",
+                                   (app_id, dim), runs)
+            found = tx.all(f"SELECT c.grain, c.bucket, c.key, c.n, c.qty FROM {source}", params)
+        interval = _interval_of(pieces)
+        sums: dict[tuple[int, str], list[int]] = {}
+        for grain, bucket, key, n, qty in found:
+            i = interval.get((int(grain), int(bucket)))
+            if i is not None:
+                entry = sums.setdefault((i, key), [0, 0])
+                entry[0] += int(n)
+                entry[1] += int(qty)
+        return [(i, key, n, qty) for (i, key), (n, qty) in sums.items() if n or qty]
 
     def report_reach(self, app_id: int, dim: str, pieces: Pieces,
                      keys: Sequence[str] | None = None) -> list[tuple[int, str, int]]:
         if not pieces or keys == []:
             return []
+        if dim in PEOPLE_DIMS:
+            k = PEOPLE_DIMS[dim]
+            return [(i, "", people[k]) for i, people in self.report_active(app_id, pieces).items()
+                    if people[k]]
         with self._read() as tx:
-            rows, param = _pieces(tx, pieces)
-            sql = (f"SELECT t.i, r.key, COUNT(DISTINCT r.visitor_id) FROM {rows}"
-                   " JOIN report_reach r ON r.app_id = ? AND r.dim = ? AND r.grain = t.g"
-                   " AND r.bucket = t.b")
-            params: list[Any] = [param, app_id, dim]
+            scope = _scope(tx, pieces, "report_reach", "r", "r.app_id = ? AND r.dim = ?",
+                           (app_id, dim))
+            sql = (f"SELECT {scope.i}, r.key, COUNT(DISTINCT r.visitor_id) FROM {scope.source}"
+                   f" WHERE {scope.where}")
+            params: list[Any] = list(scope.params)
             if keys is not None:
-                sql += f" WHERE r.key IN (SELECT u.value FROM {tx.values})"
+                sql += f" AND r.key IN (SELECT u.value FROM {tx.values})"
                 params.append(dumps(list(keys)))
-            found = tx.all(sql + " GROUP BY t.i, r.key", params)
+            found = tx.all(sql + f" GROUP BY {scope.by}r.key", params)
         return [(int(i), key, int(n)) for i, key, n in found]
+
+    def report_active(self, app_id: int, pieces: Pieces) -> dict[int, tuple[int, int, int]]:
+        if not pieces:
+            return {}
+        runs = _runs(pieces)
+        if runs is not None and len({p[0] for p in pieces}) > 1:
+            return self._active_per_bucket(app_id, pieces, runs)
+        with self._read() as tx:
+            scope = _scope(tx, pieces, "report_people", "p", "p.app_id = ?", (app_id,))
+            # One pass per person (one sort), not three COUNT(DISTINCT ...).
+            found = tx.all(
+                f"SELECT i, COUNT(*), SUM(viewed), SUM(added) FROM (SELECT {scope.i} AS i,"
+                f" MAX(CASE WHEN (p.flags & {VIEWED}) <> 0 THEN 1 ELSE 0 END) AS viewed,"
+                f" MAX(CASE WHEN (p.flags & {ADDED}) <> 0 THEN 1 ELSE 0 END) AS added"
+                f" FROM {scope.source} WHERE {scope.where} GROUP BY {scope.by}p.visitor_id)"
+                " AS x GROUP BY i", scope.params)
+        return {int(i): (int(n), int(viewed), int(added)) for i, n, viewed, added in found}
+
+    def _active_per_bucket(self, app_id: int, pieces: Pieces,
+                           runs: Sequence[tuple[int, int, int]]
+                           ) -> dict[int, tuple[int, int, int]]:
+        """Many intervals in few runs: each person once per interval, counted here."""
+        with self._read() as tx:
+            source, params = _arms("report_people", "p", "p.app_id = ?", (app_id,), runs)
+            found = tx.all(f"SELECT p.grain, p.bucket, p.visitor_id, p.flags FROM {source}",
+                           params)
+        interval = _interval_of(pieces)
+        people: dict[int, dict[int, int]] = {}
+        for grain, bucket, visitor_id, flags in found:
+            i = interval.get((int(grain), int(bucket)))
+            if i is not None:
+                mine = people.setdefault(i, {})
+                mine[visitor_id] = mine.get(visitor_id, 0) | int(flags)
+        return {i: (len(mine), sum(1 for f in mine.values() if f & VIEWED),
+                    sum(1 for f in mine.values() if f & ADDED)) for i, mine in people.items()}
 
     def report_days_upto(self, app_id: int) -> int:
         with self._read() as tx:
@@ -93,12 +206,11 @@ class ReportSql(ReportReads):
         if not pieces:
             return 0, 0
         with self._read() as tx:
-            rows, param = _pieces(tx, pieces)
+            scope = _scope(tx, pieces, "report_people", "r", "r.app_id = ?", (app_id,))
             row = tx.one(
                 "SELECT COUNT(*), COUNT(v.visitor_uid) FROM (SELECT DISTINCT r.visitor_id"
-                f" FROM {rows} JOIN report_reach r ON r.app_id = ? AND r.dim = 'any'"
-                " AND r.key = '' AND r.grain = t.g AND r.bucket = t.b)"
-                " AS p LEFT JOIN visitors v ON v.id = p.visitor_id", (param, app_id))
+                f" FROM {scope.source} WHERE {scope.where})"
+                " AS p LEFT JOIN visitors v ON v.id = p.visitor_id", scope.params)
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def report_new_visitors(self, app_id: int, start: int, end: int) -> int:
@@ -164,6 +276,12 @@ class ReportSql(ReportReads):
         return {pid: name for pid, name in found if name is not None}
 
     def report_visits(self, app_id: int, spans: Spans) -> dict[int, int]:
+        if len(spans) == 1:
+            i, start, end = spans[0]
+            with self._read() as tx:
+                row = tx.one("SELECT COUNT(*) FROM report_visits WHERE app_id = ?"
+                             " AND started_at >= ? AND started_at < ?", (app_id, start, end))
+            return {i: int(row[0])} if row and row[0] else {}
         out: dict[int, int] = {}
         for i, (n,) in _by_span(spans, self._per_slot(
                 f"SELECT v.started_at / {SLOT_MS}, COUNT(*) FROM report_visits v"
@@ -246,3 +364,11 @@ class ReportSql(ReportReads):
                 rebuild.begin(tx, app_id, since)
             progress = rebuild.step(tx, app_id)
         return progress.cursor, progress.upto, progress.finished
+
+    def report_rebuild_floor(self, app_id: int) -> int:
+        with self._read() as tx:
+            return rebuild.floor(tx, app_id)
+
+    def note_events_expired(self, app_id: int, before_ms: int) -> None:
+        with self._write() as tx:
+            rebuild.note_expired(tx, app_id, before_ms)

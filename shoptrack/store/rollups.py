@@ -8,8 +8,13 @@ the profile that stays), an erasure (their contributions are taken back) and
 ``reports rebuild``.
 
 Every row exists at two grains of UTC time: ``0``, a 15-minute slot, and ``1``,
-a UTC day (see :data:`GRAINS`), so that a range in any time zone is whole days
-plus edges of slots (:mod:`shoptrack.reports.period`).
+a UTC day (summed from the slots by :mod:`.days`), so that a range in any time
+zone is whole days plus edges of slots (:mod:`shoptrack.reports.period`).
+
+Who was active is kept in two tables: ``report_people``, one row per person and
+bucket with :data:`VIEWED` and :data:`ADDED` flags (anyone active; who viewed or
+added anything), and ``report_reach``, one row per person, bucket and key of a
+keyed dimension (``product``, ``page``, ``custom``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,17 @@ DAY_MS = days.DAY_MS
 MAX_KEY = 500
 COUNT_COLUMNS = (("app_id", "int"), ("dim", "text"), ("grain", "int"), ("bucket", "int"),
                  ("key", "text"), ("n", "int"), ("qty", "int"))
+VIEWED = 1  # report_people.flags: viewed a product
+ADDED = 2  # added to a cart
+PEOPLE_COLUMNS = (("app_id", "int"), ("grain", "int"), ("bucket", "int"), ("visitor_id", "int"),
+                  ("flags", "int"))
+UPSERT_PEOPLE = (
+    "INSERT INTO report_people (app_id, grain, bucket, visitor_id, flags) SELECT t.app_id,"
+    " t.grain, t.bucket, t.visitor_id, t.flags FROM {rows} WHERE true"
+    " ON CONFLICT (app_id, grain, bucket, visitor_id) DO UPDATE"
+    " SET flags = report_people.flags | excluded.flags"
+    " WHERE (report_people.flags | excluded.flags) <> report_people.flags"
+)
 REACH_COLUMNS = (("app_id", "int"), ("dim", "text"), ("key", "text"), ("grain", "int"),
                  ("bucket", "int"), ("visitor_id", "int"))
 UPSERT_COUNTS = (
@@ -52,7 +68,7 @@ UPSERT_NAMES = (
     "INSERT INTO report_products (app_id, product_id, name, named_at) SELECT t.app_id,"
     " t.product_id, t.name, t.named_at FROM {rows} WHERE true"
     " ON CONFLICT (app_id, product_id) DO UPDATE SET name = excluded.name,"
-    " named_at = excluded.named_at WHERE excluded.named_at >= report_products.named_at"
+    " named_at = excluded.named_at WHERE excluded.named_at >= report_products.named_at{kept}"
     " AND excluded.name <> report_products.name"  # the same name again: no write
 )
 NAME_COLUMNS = (("app_id", "int"), ("product_id", "text"), ("name", "text"),
@@ -61,7 +77,7 @@ EVENT_COLUMNS = "id, app_id, type, visitor_id, received_at, url, referrer, path,
                 " properties"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs ~1 us more per event
 class Fact:
     """What the rollups need of one stored event."""
 
@@ -123,17 +139,24 @@ class Rollups:
     """One transaction's rollup changes, written by :meth:`flush`."""
 
     def __init__(self, tx: Tx, *, track_orders: bool = True, sum_days: bool = True,
+                 replaying: bool = False,
                  created: Collection[int] = ()) -> None:
         self.tx = tx
         self.track_orders = track_orders  # the rebuild derives order lines on its own
         self.sum_days = sum_days  # and sums the days once at its end
+        # A rebuild leaves the names it found (``kept``, see rebuild.py): the write path
+        # keeps them exact, and only they know names seen in erased events.
+        self.kept = " AND report_products.kept = 0" if replaying else ""
         self.counts: dict[tuple[int, str, int, int, str], list[int]] = {}
+        self.people: dict[tuple[int, int, int, int], int] = {}  # (app, grain, slot, vid)
         self.reach: set[tuple[int, str, str, int, int, int]] = set()
         self.names: dict[tuple[int, str], tuple[int, str]] = {}
         self.orders: set[tuple[int, str]] = set()
         self.settings: dict[int, AppSettings] = {}
         self.upto: dict[int, int] = {}  # app -> the last UTC day summed (days.py)
         self.latest: dict[int, int] = {}  # app -> the latest event time of this batch
+        self.earliest: dict[int, int] = {}  # app -> the earliest slot of this batch
+        self.gaps: dict[int, int] = {}  # app -> visit_gap in ms
         self.visits = Visits(tx, self._gap_ms, created)
 
     # -- preparation -----------------------------------------------------------------
@@ -149,9 +172,12 @@ class Rollups:
         self.visits.prefetch(visitor_ids)
 
     def _gap_ms(self, app_id: int) -> int:
-        if app_id not in self.settings:
-            self.prefetch([app_id], ())
-        return self.settings.get(app_id, AppSettings()).visit_gap * 1000
+        gap = self.gaps.get(app_id)
+        if gap is None:
+            if app_id not in self.settings:
+                self.prefetch([app_id], ())
+            gap = self.gaps[app_id] = self.settings.get(app_id, AppSettings()).visit_gap * 1000
+        return gap
 
     # -- one event -------------------------------------------------------------------
     def add(self, fact: Fact, sign: int = 1) -> None:
@@ -161,12 +187,16 @@ class Rollups:
         if sign > 0:
             if at > self.latest.get(app, 0):
                 self.latest[app] = at
+            if slot < self.earliest.get(app, slot + 1):
+                self.earliest[app] = slot
             self._add_counts(app, slot, etype, fact, sign)
             self._add_details(app, slot, etype, fact)
             return
         # Taking back a stored event: from its slot (and its day if summed, at flush).
         if app not in self.upto:
             self.prefetch([app], ())
+        if slot < self.earliest.get(app, slot + 1):
+            self.earliest[app] = slot
         self._add_counts(app, slot, etype, fact, sign)
 
     def _add_counts(self, app: int, slot: int, etype: str, fact: Fact, sign: int) -> None:
@@ -207,19 +237,21 @@ class Rollups:
         vid = fact.visitor_id
         if vid is None or etype in ACTIVITY_EXCLUDED:
             return
-        # Who, per slot (days are summed from them, see days.py): anyone; who viewed or
-        # added anything; who viewed this product, this page, sent this custom key.
-        reach = self.reach
-        reach.add((app, "any", "", 0, slot, vid))
+        # Who, per slot (days are summed from them, see days.py): anyone, with flags for
+        # who viewed or added anything; who viewed this product, this page, sent this key.
+        people, reach = self.people, self.reach
+        flags = 0
         if etype == "view_product" and fact.product_id is not None:
-            reach.add((app, "view", "", 0, slot, vid))
+            flags = VIEWED
             reach.add((app, "product", fact.product_id, 0, slot, vid))
         elif etype == "add_to_cart":
-            reach.add((app, "add", "", 0, slot, vid))
+            flags = ADDED
         elif etype == "link" and fact.path:
             reach.add((app, "page", fact.path[:MAX_KEY], 0, slot, vid))
         elif etype == "custom" and fact.custom_key is not None:
             reach.add((app, "custom", fact.custom_key[:MAX_KEY], 0, slot, vid))
+        key = (app, 0, slot, vid)
+        people[key] = people.get(key, 0) | flags
         self.visits.step(app, vid, at, fact.url, fact.referrer, fact.path)
 
     # -- writing ---------------------------------------------------------------------
@@ -228,8 +260,15 @@ class Rollups:
         ``final``, also the shared counters, last, so that their row locks are held for
         the shortest time (PostgreSQL: rows sorted, so batches never deadlock on them)."""
         tx = self.tx
+        late = any(self._summed(app, slot) for app, slot in self.earliest.items())
+        if self.people:
+            if late:
+                self._late_people()
+            tx.send(UPSERT_PEOPLE.format(rows=tx.rows(PEOPLE_COLUMNS)), (dumps(
+                [[*key, flags] for key, flags in sorted(self.people.items())]),))
+            self.people.clear()
         if self.reach:
-            rows = sorted(self.reach | self._late_people())
+            rows = sorted(self.reach | self._late_reach()) if late else sorted(self.reach)
             tx.send(INSERT_REACH.format(rows=tx.rows(REACH_COLUMNS)), (dumps(rows),))
             self.reach.clear()
         self.visits.flush()
@@ -239,11 +278,12 @@ class Rollups:
             refresh_lines(tx, sorted(self.orders))
             self.orders.clear()
         if self.names:
-            tx.send(UPSERT_NAMES.format(rows=tx.rows(NAME_COLUMNS)), (dumps(
+            tx.send(UPSERT_NAMES.format(rows=tx.rows(NAME_COLUMNS), kept=self.kept), (dumps(
                 [[app, pid, name, at] for (app, pid), (at, name) in sorted(self.names.items())]),))
             self.names.clear()
         if self.counts:
-            self._late_counts()
+            if late:
+                self._late_counts()
             count_rows = [[*key, n, qty] for key, (n, qty) in sorted(self.counts.items())
                           if n or qty]
             self.counts.clear()
@@ -254,13 +294,23 @@ class Rollups:
             if self.upto.get(app, days.NONE_YET) < days.last_complete_day(latest):
                 self.upto[app] = days.summarise(tx, app, latest)
         self.latest.clear()
+        self.earliest.clear()
 
     def _summed(self, app: int, slot: int) -> bool:
         return slot // days.SLOTS_PER_DAY <= self.upto.get(app, days.NONE_YET)
 
-    def _late_people(self) -> set[tuple[int, str, str, int, int, int]]:
+    def _late_people(self) -> None:
         """Day rows for people seen on a day already summed (an event older than the
         grace: a clock set back, a test's clock), so that the day stays exact."""
+        people = self.people
+        late = [(app, slot, vid, flags) for (app, grain, slot, vid), flags in people.items()
+                if grain == 0 and self._summed(app, slot)]
+        for app, slot, vid, flags in late:
+            key = (app, 1, slot // days.SLOTS_PER_DAY, vid)
+            people[key] = people.get(key, 0) | flags
+
+    def _late_reach(self) -> set[tuple[int, str, str, int, int, int]]:
+        """The same for the keyed people rows."""
         return {(app, dim, key, 1, slot // days.SLOTS_PER_DAY, vid)
                 for app, dim, key, grain, slot, vid in self.reach
                 if grain == 0 and self._summed(app, slot)}
@@ -281,6 +331,11 @@ class Rollups:
         rows move, and the person's visits are derived again from all their events."""
         tx = self.tx
         self.flush(final=False)
+        tx.send("INSERT INTO report_people (app_id, grain, bucket, visitor_id, flags)"
+                " SELECT app_id, grain, bucket, ?, flags FROM report_people WHERE visitor_id = ?"
+                " ON CONFLICT (app_id, grain, bucket, visitor_id) DO UPDATE"
+                " SET flags = report_people.flags | excluded.flags", (target, source))
+        tx.send("DELETE FROM report_people WHERE visitor_id = ?", (source,))
         tx.send("INSERT INTO report_reach (app_id, dim, key, grain, bucket, visitor_id)"
                 " SELECT app_id, dim, key, grain, bucket, ? FROM report_reach"
                 " WHERE visitor_id = ? ON CONFLICT DO NOTHING", (target, source))
@@ -295,6 +350,7 @@ class Rollups:
         for row in tx.all(f"SELECT {EVENT_COLUMNS} FROM events WHERE visitor_id = ?",
                           (visitor_id,)):
             self.add(fact_of_row(row), sign=-1)
+        tx.send("DELETE FROM report_people WHERE visitor_id = ?", (visitor_id,))
         tx.send("DELETE FROM report_reach WHERE visitor_id = ?", (visitor_id,))
         tx.send("DELETE FROM report_visits WHERE visitor_id = ?", (visitor_id,))
         self.flush()

@@ -38,10 +38,16 @@ class Endpoint:
     disabled_reason: str | None = None
 
 
+DEFAULT_CLICK_WINDOW = 5 * 86_400
+DEFAULT_OPEN_WINDOW = 86_400
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A trigger rule: ``steps`` are delays in seconds (after the cart change, the view,
-    or the event), ``filters`` as shoptrack.triggers.rules describes them."""
+    or the event), ``filters`` as shoptrack.triggers.rules describes them.  An order is
+    recovered within ``attribution_seconds`` of a delivered webhook, ``click_seconds``
+    of a click on the rule's e-mail, ``open_seconds`` of an open of it."""
 
     id: int
     app_id: int
@@ -56,6 +62,8 @@ class Rule:
     name: str | None = None
     created_at: int = 0
     endpoint: Endpoint | None = None
+    click_seconds: int = DEFAULT_CLICK_WINDOW
+    open_seconds: int = DEFAULT_OPEN_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,8 @@ class NewRule:
     name: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
+    click_seconds: int = DEFAULT_CLICK_WINDOW
+    open_seconds: int = DEFAULT_OPEN_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +198,13 @@ class TriggerState(ABC):
         has no webhook."""
 
     @abstractmethod
-    def set_smtp(self, app_id: int, settings: dict[str, Any] | None) -> None: ...
+    def set_smtp(self, app_id: int, settings: dict[str, Any] | None) -> None:
+        """Store the app's SMTP settings as given: sealed by the caller
+        (:func:`shoptrack.triggers.secret_box.seal`: never a clear password)."""
 
     @abstractmethod
-    def smtp(self, app_id: int) -> dict[str, Any] | None: ...
+    def smtp(self, app_id: int) -> dict[str, Any] | None:
+        """The settings as stored (sealed); None when e-mail is off."""
 
     # -- the scheduler -----------------------------------------------------------
     @abstractmethod
@@ -242,10 +255,23 @@ class TriggerState(ABC):
         when unknown."""
 
     @abstractmethod
+    def record_open(self, msg_id: str, now: int) -> bool:
+        """Count a load of the tracking pixel of the e-mail with this ``msg_id``; False when
+        unknown."""
+
+    @abstractmethod
     def link_secret(self) -> bytes:
         """The install's key of unsubscribe and click links (migration 0009)."""
 
     @abstractmethod
     def trigger_report(self, app_id: int, rule_id: int) -> list[dict[str, Any]]:
-        """Per step: fired, delivered, failed, clicked, recovered orders and revenue."""
+        """Per step, all time: fired, cancelled, waiting, delivered, failed, opened,
+        clicked, recovered orders and revenue, conversion."""
+
+    @abstractmethod
+    def trigger_reports(self, app_id: int, start_ms: int,
+                        end_ms: int) -> dict[int, list[dict[str, Any]]]:
+        """The same for every rule (deleted ones too) over ``[start_ms, end_ms)``, by rule
+        id: firings by the time they were settled, deliveries (and their opens and
+        clicks) by the time they were made, recovered orders by the order's time."""
 

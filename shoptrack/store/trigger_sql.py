@@ -21,8 +21,10 @@ from shoptrack.store.trigger_contract import ClaimedFiring, Endpoint, NewRule, P
 from shoptrack.store.tx import Tx, dumps
 
 LINK_SECRET = "trigger_links"
+ALL_TIME = 2**62  # an end past every time
 _RULE_COLUMNS = ("id, app_id, kind, steps, filters, cap_seconds, attribution_seconds, email,"
-                 " template, paused, name, created_at")
+                 " template, paused, name, created_at, click_window_seconds,"
+                 " open_window_seconds")
 _ENDPOINT_COLUMNS = "id, rule_id, url, secrets, disabled_at, disabled_reason"
 
 
@@ -37,7 +39,8 @@ def _rule(row: Sequence[Any], endpoint: Endpoint | None) -> Rule:
                 steps=tuple(orjson.loads(row[3])), filters=orjson.loads(row[4]),
                 cap_seconds=int(row[5]), attribution_seconds=int(row[6]), email=bool(row[7]),
                 template=None if row[8] is None else orjson.loads(row[8]), paused=bool(row[9]),
-                name=row[10], created_at=int(row[11]), endpoint=endpoint)
+                name=row[10], created_at=int(row[11]), endpoint=endpoint,
+                click_seconds=int(row[12]), open_seconds=int(row[13]))
 
 
 class TriggerSql(Store):
@@ -55,11 +58,13 @@ class TriggerSql(Store):
         with self._write() as tx:
             row = tx.one(
                 "INSERT INTO trigger_rules (app_id, kind, name, steps, filters, cap_seconds,"
-                " attribution_seconds, email, template, paused, created_at)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING {_RULE_COLUMNS}",
+                " attribution_seconds, email, template, paused, created_at,"
+                " click_window_seconds, open_window_seconds)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING {_RULE_COLUMNS}",
                 (app_id, rule.kind, rule.name, dumps(list(rule.steps)), dumps(rule.filters),
                  rule.cap_seconds, rule.attribution_seconds, int(rule.email),
-                 None if rule.template is None else dumps(rule.template), now))
+                 None if rule.template is None else dumps(rule.template), now,
+                 rule.click_seconds, rule.open_seconds))
             assert row is not None
             endpoint = None
             if rule.webhook_url is not None:
@@ -200,6 +205,15 @@ class TriggerSql(Store):
             tx.run("INSERT INTO trigger_clicks (delivery_id, at) VALUES (?, ?)", (row[0], now))
         return int(row[1])
 
+    def record_open(self, msg_id: str, now: int) -> bool:
+        with self._write() as tx:
+            row = tx.one("SELECT id FROM trigger_deliveries WHERE msg_id = ? AND channel ="
+                         " 'email'", (msg_id,))
+            if row is None:
+                return False
+            tx.run("INSERT INTO trigger_opens (delivery_id, at) VALUES (?, ?)", (row[0], now))
+        return True
+
     _link_secret: bytes | None = None
 
     def link_secret(self) -> bytes:
@@ -214,42 +228,57 @@ class TriggerSql(Store):
 
     # -- the report --------------------------------------------------------------------
     def trigger_report(self, app_id: int, rule_id: int) -> list[dict[str, Any]]:
-        steps: dict[int, dict[str, Any]] = {}
+        return self._report(app_id, rule_id, 0, ALL_TIME).get(rule_id, [])
 
-        def step(n: int) -> dict[str, Any]:
-            return steps.setdefault(n, {"step": n, "fired": 0, "cancelled": 0, "waiting": 0,
-                                        "delivered": 0, "failed": 0, "clicked": 0,
-                                        "recovered_orders": 0, "recovered_revenue": 0})
+    def trigger_reports(self, app_id: int, start_ms: int,
+                        end_ms: int) -> dict[int, list[dict[str, Any]]]:
+        return self._report(app_id, None, start_ms, end_ms)
 
+    def _report(self, app_id: int, rule_id: int | None, start: int,
+                end: int) -> dict[int, list[dict[str, Any]]]:
+        """Per rule and step (see :meth:`TriggerState.trigger_reports`)."""
+        steps: dict[tuple[int, int], dict[str, Any]] = {}
+
+        def step(rule: Any, n: Any) -> dict[str, Any]:
+            return steps.setdefault((int(rule), int(n)), {
+                "step": int(n), "fired": 0, "cancelled": 0, "waiting": 0, "delivered": 0,
+                "failed": 0, "opened": 0, "clicked": 0, "recovered_orders": 0,
+                "recovered_revenue": 0})
+
+        rule = "" if rule_id is None else " AND rule_id = ?"
+        d_rule = "" if rule_id is None else " AND d.rule_id = ?"
+        params = (app_id, *(() if rule_id is None else (rule_id,)), start, end)
         with self._read() as tx:
-            for n, state, count in tx.all(
-                    "SELECT step, state, COUNT(*) FROM trigger_firings WHERE rule_id = ? AND"
-                    " app_id = ? GROUP BY step, state", (rule_id, app_id)):
-                key = {"sent": "fired", "cancelled": "cancelled", "waiting": "waiting"}.get(state)
-                if key:
-                    step(int(n))[key] += int(count)
-            for n, state, count in tx.all(
-                    "SELECT step, state, COUNT(DISTINCT firing_id) FROM trigger_deliveries"
-                    " WHERE rule_id = ? AND app_id = ? GROUP BY step, state", (rule_id, app_id)):
-                key = {"delivered": "delivered", "dead": "failed"}.get(state)
-                if key:
-                    step(int(n))[key] += int(count)
-            for n, count in tx.all(
-                    "SELECT d.step, COUNT(DISTINCT d.firing_id) FROM trigger_deliveries d WHERE"
-                    " d.rule_id = ? AND d.app_id = ? AND EXISTS (SELECT 1 FROM trigger_clicks c"
-                    " WHERE c.delivery_id = d.id) GROUP BY d.step", (rule_id, app_id)):
-                step(int(n))["clicked"] = int(count)
-            for n, count, revenue in tx.all(
-                    "SELECT step, COUNT(*), SUM(revenue) FROM trigger_conversions WHERE"
-                    " rule_id = ? AND app_id = ? GROUP BY step", (rule_id, app_id)):
-                entry = step(int(n))
+            for r, n, state, count in tx.all(
+                    "SELECT rule_id, step, state, COUNT(*) FROM trigger_firings WHERE app_id = ?"
+                    f"{rule} AND COALESCE(settled_at, created_at) >= ? AND"
+                    " COALESCE(settled_at, created_at) < ? AND state IN ('sent', 'cancelled',"
+                    " 'waiting') GROUP BY rule_id, step, state", params):
+                step(r, n)["fired" if state == "sent" else state] += int(count)
+            for r, n, state, count in tx.all(
+                    "SELECT rule_id, step, state, COUNT(DISTINCT firing_id) FROM"
+                    f" trigger_deliveries WHERE app_id = ?{rule} AND created_at >= ? AND"
+                    " created_at < ? AND state IN ('delivered', 'dead')"
+                    " GROUP BY rule_id, step, state", params):
+                step(r, n)["delivered" if state == "delivered" else "failed"] += int(count)
+            for key, table in (("opened", "trigger_opens"), ("clicked", "trigger_clicks")):
+                for r, n, count in tx.all(
+                        "SELECT d.rule_id, d.step, COUNT(DISTINCT d.firing_id) FROM"
+                        f" trigger_deliveries d WHERE d.app_id = ?{d_rule} AND d.created_at >= ?"
+                        f" AND d.created_at < ? AND EXISTS (SELECT 1 FROM {table} t WHERE"
+                        " t.delivery_id = d.id) GROUP BY d.rule_id, d.step", params):
+                    step(r, n)[key] = int(count)
+            for r, n, count, revenue in tx.all(
+                    "SELECT rule_id, step, COUNT(*), SUM(revenue) FROM trigger_conversions"
+                    f" WHERE app_id = ?{rule} AND at >= ? AND at < ? GROUP BY rule_id, step",
+                    params):
+                entry = step(r, n)
                 entry["recovered_orders"] = int(count)
                 entry["recovered_revenue"] = int(revenue or 0)
-        out = []
-        for n in sorted(steps):
-            entry = steps[n]
+        out: dict[int, list[dict[str, Any]]] = {}
+        for (r, _), entry in sorted(steps.items()):
             entry["conversion"] = (round(entry["recovered_orders"] / entry["delivered"], 4)
                                    if entry["delivered"] else 0.0)
             entry["recovered_revenue"] = format_money(entry["recovered_revenue"])
-            out.append(entry)
+            out.setdefault(r, []).append(entry)
         return out

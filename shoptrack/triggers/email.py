@@ -3,7 +3,9 @@
 Each rule may carry its own templates (``subject``, ``html``, ``text``); the
 defaults (``templates/email.html``, ``email.txt``) show the cart with images and
 a recovery link.  Rule templates run in Jinja2's sandbox with autoescape on for
-HTML.  Every message has an unsubscribe link and the ``List-Unsubscribe`` /
+HTML.  The HTML part ends with a 1x1 tracking image (``/t/open/``: opens are counted
+per delivery; a rule's template may place it with ``{{ open_pixel }}``).  Every
+message has an unsubscribe link and the ``List-Unsubscribe`` /
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` headers (RFC 8058); links
 go through ``/t/click/`` (counted, then redirected to the shop's domains only).
 
@@ -22,6 +24,7 @@ from email.utils import make_msgid
 from typing import Any
 
 import jinja2
+import markupsafe
 import orjson
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -61,12 +64,20 @@ def render(payload: dict[str, Any], template: dict[str, str] | None, *, to: str,
     subject_source = template.get("subject") or SUBJECTS.get(data["rule"]["kind"], "")
     context = {**data, "items": items, "unsubscribe_url": unsubscribe, "track": track,
                "recovery_link": track(data.get("recovery_url"))}
+    pixel_url = links.open_url(base, key, msg_id)
+    context["open_pixel"] = markupsafe.Markup(
+        f'<img src="{markupsafe.escape(pixel_url)}" width="1" height="1" alt=""'
+        ' style="display:block;border:0;width:1px;height:1px">')
     out: dict[str, str] = {"to": to, "unsubscribe_url": unsubscribe}
     for name, sandbox in (("html", _sandbox_html), ("text", _sandbox_text)):
         env: jinja2.Environment = sandbox if template.get(name) else _defaults
         compiled = (env.from_string(template[name]) if template.get(name)
                     else env.get_template(f"email.{'txt' if name == 'text' else 'html'}"))
         out[name] = compiled.render(**context, subject=subject_source)
+    if str(markupsafe.escape(pixel_url)) not in out["html"]:
+        html, found, tail = out["html"].rpartition("</body>")
+        out["html"] = (f"{html}{context['open_pixel']}</body>{tail}" if found
+                       else out["html"] + str(context["open_pixel"]))
     out["subject"] = _sandbox_text.from_string(subject_source).render(**context).strip()
     return out
 
@@ -105,10 +116,31 @@ def send(settings: dict[str, Any], body: str, msg_id: str,
             if settings.get("user"):
                 smtp.login(settings["user"], settings.get("password") or "")
             smtp.send_message(message(body, settings["sender"], msg_id))
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()), (None, b""))
+        return ("smtp_error", (time.perf_counter() - began) * 1000, code,
+                f"recipient refused: {text.decode(errors='replace')}"[:500])
     except smtplib.SMTPResponseException as exc:
+        said: Any = exc.smtp_error
+        said = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
         return ("smtp_error", (time.perf_counter() - began) * 1000, exc.smtp_code,
-                str(exc.smtp_error)[:500])
+                f"{type(exc).__name__}: {said}"[:500])
     except (smtplib.SMTPException, OSError) as exc:
         return ("network", (time.perf_counter() - began) * 1000, None,
                 f"{type(exc).__name__}: {exc}"[:500])
     return "ok", (time.perf_counter() - began) * 1000, 250, None
+
+
+def describe(settings: dict[str, Any], outcome: str, code: int | None,
+             text: str | None) -> str:
+    """One line saying what a try gave, for people (``shoptrack triggers test``)."""
+    server = f"{settings.get('host')}:{settings.get('port') or 25}"
+    if outcome == "ok":
+        return f"accepted by {server}"
+    if outcome == "smtp_error":
+        what = {535: "authentication failed", 530: "authentication required",
+                550: "mailbox unavailable", 553: "address not allowed",
+                554: "transaction failed"}.get(code or 0, "refused")
+        kind = "permanent" if (code or 0) >= 500 else "temporary"
+        return f"{what} at {server} ({kind} SMTP error {code}): {text}"
+    return f"could not talk to {server}: {text}"

@@ -3,7 +3,10 @@
 * ``/t/unsubscribe/<app id>/<address>/<signature>``: one-click unsubscribe
   (RFC 8058: ``List-Unsubscribe`` with ``List-Unsubscribe-Post``);
 * ``/t/click/<msg id>?u=<url>&s=<signature>``: a counted click, then a redirect,
-  only to the shop's own domains.
+  only to the shop's own domains;
+* ``/t/open/<msg id>/<signature>.gif``: the 1x1 tracking image of the HTML part, a
+  counted open (mail clients that block images or fetch them ahead, as Apple Mail
+  Privacy Protection does, make opens an estimate).
 
 Signatures are HMAC-SHA256 with the install's ``trigger_links`` secret, so a
 link cannot be forged to unsubscribe someone else or to redirect elsewhere.
@@ -69,3 +72,15 @@ def own_domain(target: str, domains: tuple[str, ...]) -> bool:
         elif host == domain:
             return True
     return False
+
+
+def open_url(base: str, key: bytes, msg_id: str) -> str:
+    return f"{base}/t/open/{quote(msg_id)}/{_sign(key, 'o', msg_id)}.gif"
+
+
+def check_open(key: bytes, msg_id: str, signature: str) -> bool:
+    return hmac.compare_digest(_sign(key, "o", msg_id), signature)
+
+
+# A transparent 1x1 GIF: the answer to every open.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

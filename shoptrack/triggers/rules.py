@@ -27,14 +27,21 @@ from typing import Any
 
 from shoptrack.clock import iso
 from shoptrack.store.firings import KINDS
-from shoptrack.store.trigger_contract import NewRule, Rule
+from shoptrack.store.trigger_contract import (
+    DEFAULT_CLICK_WINDOW,
+    DEFAULT_OPEN_WINDOW,
+    NewRule,
+    Rule,
+)
 
 __all__ = ["KINDS", "DEFAULT_AFTER", "build_rule", "new_secret", "parse_after", "rule_json"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_AFTER = {"abandoned_cart": 3600, "abandoned_view": 7200}
 DEFAULT_CAP = 86_400  # once per person per rule in 24 h
-DEFAULT_ATTRIBUTION = 5 * 86_400
+DEFAULT_ATTRIBUTION = 5 * 86_400  # after a delivered webhook
+DEFAULT_CLICK = DEFAULT_CLICK_WINDOW  # 5 days after a click on the e-mail
+DEFAULT_OPEN = DEFAULT_OPEN_WINDOW  # 1 day after an open (a weaker sign than a click)
 MAX_STEPS = 10
 
 
@@ -58,7 +65,8 @@ def new_secret() -> str:
 def build_rule(kind: str, after: Sequence[str] = (), *, webhook: str | None = None,
                email: bool = False, name: str | None = None,
                filters: dict[str, Any] | None = None, cap: str | None = None,
-               attribution: str | None = None,
+               attribution: str | None = None, click_window: str | None = None,
+               open_window: str | None = None,
                template: dict[str, str] | None = None) -> tuple[NewRule, str | None]:
     """The rule to store and the endpoint's new secret (None without a webhook)."""
     if kind not in KINDS:
@@ -79,7 +87,11 @@ def build_rule(kind: str, after: Sequence[str] = (), *, webhook: str | None = No
                    attribution_seconds=(DEFAULT_ATTRIBUTION if attribution is None
                                         else parse_after(attribution)),
                    email=email, template=template, name=name, webhook_url=webhook,
-                   webhook_secret=secret), secret
+                   webhook_secret=secret,
+                   click_seconds=DEFAULT_CLICK if click_window is None else parse_after(
+                       click_window),
+                   open_seconds=DEFAULT_OPEN if open_window is None else parse_after(
+                       open_window)), secret
 
 
 def _filters(given: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +122,9 @@ def rule_json(rule: Rule, secret: str | None = None) -> dict[str, Any]:
         "id": rule.id, "kind": rule.kind, "name": rule.name,
         "steps": [{"step": i, "after_seconds": s} for i, s in enumerate(rule.steps)],
         "filters": rule.filters, "frequency_cap_seconds": rule.cap_seconds,
-        "attribution_window_seconds": rule.attribution_seconds, "email": rule.email,
+        "attribution_window_seconds": rule.attribution_seconds,
+        "click_window_seconds": rule.click_seconds, "open_window_seconds": rule.open_seconds,
+        "email": rule.email,
         "paused": rule.paused, "created_at": iso(rule.created_at),
         "webhook": None if endpoint is None else {
             "url": endpoint.url, "disabled_at": iso(endpoint.disabled_at),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,8 +27,9 @@ import httpx
 
 from shoptrack.clock import now_ms
 from shoptrack.config import Settings
+from shoptrack.periodic import Periodic
 from shoptrack.retention import holder_name
-from shoptrack.store.contract import App, Store, StoreUnavailable
+from shoptrack.store.contract import App, Store
 from shoptrack.store.trigger_contract import (
     Attempt,
     ClaimedDelivery,
@@ -39,7 +39,7 @@ from shoptrack.store.trigger_contract import (
     Settlement,
 )
 from shoptrack.store.tx import dumps
-from shoptrack.triggers import email, payload, webhook
+from shoptrack.triggers import email, payload, secret_box, webhook
 from shoptrack.triggers.checks import contact, decide
 
 log = logging.getLogger("shoptrack.triggers")
@@ -76,21 +76,21 @@ class TriggerScheduler:
         self.base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
         self._client: httpx.Client | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: Periodic | None = None
 
     # -- the thread ----------------------------------------------------------------
     def start(self) -> None:
-        if self.settings.trigger_interval_seconds <= 0:
+        interval = self.settings.trigger_interval_seconds
+        if interval <= 0:
             return
-        self._thread = threading.Thread(target=self._run, name="shoptrack-triggers",
-                                        daemon=True)
+        self._thread = Periodic("shoptrack-triggers", self._round,
+                                first_delay=interval * random.uniform(0.1, 1.0),
+                                retry_seconds=interval, log=log, what="trigger round")
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.stop(timeout)
             self._thread = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -99,18 +99,11 @@ class TriggerScheduler:
             self._client.close()
             self._client = None
 
-    def _run(self) -> None:
-        delay = self.settings.trigger_interval_seconds * random.uniform(0.1, 1.0)
-        while not self._stop.wait(delay):
-            delay = self.settings.trigger_interval_seconds
-            try:
-                done = self.run_once()
-                if max(done.settled, done.sent) >= self.settings.trigger_batch_size:
-                    delay = 0  # more is due: go on at once
-            except StoreUnavailable as exc:
-                log.warning("trigger round failed, database unavailable: %s", exc)
-            except Exception:
-                log.exception("trigger round failed")
+    def _round(self) -> float:
+        done = self.run_once()
+        if max(done.settled, done.sent) >= self.settings.trigger_batch_size:
+            return 0.0  # more is due: go on at once
+        return self.settings.trigger_interval_seconds
 
     # -- one round -------------------------------------------------------------------
     def run_once(self) -> Round:
@@ -120,6 +113,9 @@ class TriggerScheduler:
         return done
 
     def fire_due(self) -> int:
+        """Claim due firings and settle them, ``trigger_concurrency`` at a time (each is
+        its own transaction; a firing that fails is logged and, its lease expired,
+        claimed again)."""
         now = self.clock()
         firings = self.store.claim_firings(self.holder, now, self.lease_ms,
                                            self.settings.trigger_batch_size)
@@ -133,12 +129,19 @@ class TriggerScheduler:
                 rules[firing.rule_id] = self.store.trigger_rule(firing.app_id, firing.rule_id)
             if firing.app_id not in smtp:
                 smtp[firing.app_id] = self.store.smtp(firing.app_id)
+
+        def settle(firing: ClaimedFiring) -> None:
             rule, app = rules[firing.rule_id], apps.get(firing.app_id)
-            if rule is None or app is None:
-                settlement = Settlement(firing.id, "cancelled", "rule_deleted")
-            else:
-                settlement = self._settlement(rule, app, firing, smtp[firing.app_id], now)
-            self.store.settle_firing(self.holder, settlement, now)
+            try:
+                if rule is None or app is None:
+                    settlement = Settlement(firing.id, "cancelled", "rule_deleted")
+                else:
+                    settlement = self._settlement(rule, app, firing, smtp[firing.app_id], now)
+                self.store.settle_firing(self.holder, settlement, now)
+            except Exception:
+                log.exception("firing %d failed before it was settled", firing.id)
+
+        list(self._pool_of().map(settle, firings))
         return len(firings)
 
     def _settlement(self, rule: Rule, app: App, firing: ClaimedFiring,
@@ -167,11 +170,14 @@ class TriggerScheduler:
                                               self.settings.trigger_batch_size)
         if not claimed:
             return 0, 0
+        results = list(self._pool_of().map(self._deliver, claimed))
+        return len(claimed), sum(results)
+
+    def _pool_of(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.settings.trigger_concurrency,
                                             thread_name_prefix="shoptrack-send")
-        results = list(self._pool.map(self._deliver, claimed))
-        return len(claimed), sum(results)
+        return self._pool
 
     def _client_of(self) -> httpx.Client:
         if self._client is None:
@@ -205,8 +211,13 @@ class TriggerScheduler:
             if settings is None:
                 outcome, latency, status, excerpt = "smtp_not_configured", 0.0, None, None
             else:
-                outcome, latency, status, excerpt = email.send(settings, d.body, d.msg_id,
-                                                               timeout)
+                try:
+                    login = secret_box.unseal(settings, self.settings.database_url)
+                except secret_box.SecretError as exc:  # retried: the key may be put right
+                    outcome, latency, status, excerpt = "smtp_password", 0.0, None, str(exc)
+                else:
+                    outcome, latency, status, excerpt = email.send(login, d.body, d.msg_id,
+                                                                   timeout)
             wait = None
         return self._next(d, outcome, latency, status, excerpt, wait)
 

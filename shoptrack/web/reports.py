@@ -2,7 +2,9 @@
 thread, answer its envelope ``{"from", "to", "timezone", "currency", "data", "compare"}``.
 
 What each report computes lives in :mod:`shoptrack.reports`; bad parameters are
-answered 400 in the one error shape, naming the parameter.
+answered 400 in the one error shape, naming the parameter.  ``from``, ``to`` and
+``compare`` are one dependency, :data:`ReportRange`, taken keyword-only after
+each route's own parameters (so that they keep their place in ``/openapi.json``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ To = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                  description="last day, inclusive (default: today)")]
 CompareTo = Annotated[Compare | None, Query(
     description="also the period of the same length just before, or a year earlier")]
+
+
+def report_range(from_: From = None, to: To = None, compare: CompareTo = None) -> RangeParams:
+    """The parameters every report takes, as one dependency (``from`` is a Python keyword:
+    the query alias carries it)."""
+    return RangeParams(from_, to, compare)
+
+
+ReportRange = Annotated[RangeParams, Depends(report_range)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 T = TypeVar("T")
@@ -50,80 +61,71 @@ async def _run(request: Request, report: Callable[..., Report[T]], app: App,
 
 @router.get("/summary", response_model=Report[summary.Summary],
             summary="Visitors, visits, events, orders and revenue of a period")
-async def get_summary(app: CurrentApp, request: Request, from_: From = None, to: To = None,
-                      compare: CompareTo = None) -> Report[summary.Summary]:
-    return await _run(request, summary.summary, app,
-                      summary.SummaryParams(RangeParams(from_, to, compare)))
+async def get_summary(app: CurrentApp, request: Request, *, range_: ReportRange
+                      ) -> Report[summary.Summary]:
+    return await _run(request, summary.summary, app, summary.SummaryParams(range_))
 
 
 @router.get("/timeseries", response_model=Report[timeseries.Timeseries],
             summary="One metric per hour, day, week or month (gaps are zero)")
 async def get_timeseries(app: CurrentApp, request: Request,
                          metric: timeseries.Metric = "visitors", interval: Interval = "day",
-                         from_: From = None, to: To = None, compare: CompareTo = None
-                         ) -> Report[timeseries.Timeseries]:
-    return await _run(request, timeseries.timeseries, app, timeseries.TimeseriesParams(
-        metric, interval, RangeParams(from_, to, compare)))
+                         *, range_: ReportRange) -> Report[timeseries.Timeseries]:
+    return await _run(request, timeseries.timeseries, app,
+                      timeseries.TimeseriesParams(metric, interval, range_))
 
 
 @router.get("/funnel", response_model=Report[funnel.Funnel],
             summary="Visitors, product viewers, cart adders and buyers")
-async def get_funnel(app: CurrentApp, request: Request, from_: From = None, to: To = None,
-                     compare: CompareTo = None) -> Report[funnel.Funnel]:
-    return await _run(request, funnel.funnel, app,
-                      funnel.FunnelParams(RangeParams(from_, to, compare)))
+async def get_funnel(app: CurrentApp, request: Request, *, range_: ReportRange
+                      ) -> Report[funnel.Funnel]:
+    return await _run(request, funnel.funnel, app, funnel.FunnelParams(range_))
 
 
 @router.get("/products", response_model=Report[products.Products],
             summary="Every product: views, viewers, adds, purchases, orders, revenue")
 async def get_products(app: CurrentApp, request: Request, sort: products.Sort = "revenue",
-                       limit: Limit = 50, offset: Offset = 0, from_: From = None,
-                       to: To = None, compare: CompareTo = None) -> Report[products.Products]:
-    return await _run(request, products.products, app, products.ProductsParams(
-        sort, limit, offset, RangeParams(from_, to, compare)))
+                       limit: Limit = 50, offset: Offset = 0, *, range_: ReportRange
+                       ) -> Report[products.Products]:
+    return await _run(request, products.products, app,
+                      products.ProductsParams(sort, limit, offset, range_))
 
 
 @router.get("/sources", response_model=Report[sources.Sources],
             summary="Visits, visitors, orders and revenue by channel and source")
-async def get_sources(app: CurrentApp, request: Request, from_: From = None, to: To = None,
-                      compare: CompareTo = None) -> Report[sources.Sources]:
-    return await _run(request, sources.sources, app,
-                      sources.SourcesParams(RangeParams(from_, to, compare)))
+async def get_sources(app: CurrentApp, request: Request, *, range_: ReportRange
+                      ) -> Report[sources.Sources]:
+    return await _run(request, sources.sources, app, sources.SourcesParams(range_))
 
 
 @router.get("/pages", response_model=Report[pages.Pages],
             summary="Page paths: views, visitors, entries")
 async def get_pages(app: CurrentApp, request: Request, limit: Limit = 100, offset: Offset = 0,
-                    from_: From = None, to: To = None, compare: CompareTo = None
-                    ) -> Report[pages.Pages]:
+                    *, range_: ReportRange) -> Report[pages.Pages]:
     return await _run(request, pages.pages, app,
-                      pages.PagesParams(limit, offset, RangeParams(from_, to, compare)))
+                      pages.PagesParams(limit, offset, range_))
 
 
 @router.get("/custom-events", response_model=Report[custom_events.CustomEvents],
             summary="Custom event keys: count, visitors, registered")
-async def get_custom_events(app: CurrentApp, request: Request, from_: From = None,
-                            to: To = None, compare: CompareTo = None
+async def get_custom_events(app: CurrentApp, request: Request, *, range_: ReportRange
                             ) -> Report[custom_events.CustomEvents]:
     return await _run(request, custom_events.custom_events, app,
-                      custom_events.CustomEventsParams(RangeParams(from_, to, compare)))
+                      custom_events.CustomEventsParams(range_))
 
 
 @router.get("/order-states", response_model=Report[order_states.OrderStates],
             summary="Orders placed in the period by state, with revenue")
-async def get_order_states(app: CurrentApp, request: Request, from_: From = None,
-                           to: To = None, compare: CompareTo = None
+async def get_order_states(app: CurrentApp, request: Request, *, range_: ReportRange
                            ) -> Report[order_states.OrderStates]:
     return await _run(request, order_states.order_states, app,
-                      order_states.OrderStatesParams(RangeParams(from_, to, compare)))
+                      order_states.OrderStatesParams(range_))
 
 
 @router.get("/abandoned-carts", response_model=Report[abandoned_carts.AbandonedCarts],
             summary="Non-empty carts left unchanged for the app's abandon_after")
 async def get_abandoned_carts(app: CurrentApp, request: Request, limit: Limit = 50,
-                              offset: Offset = 0, from_: From = None, to: To = None,
-                              compare: CompareTo = None
+                              offset: Offset = 0, *, range_: ReportRange
                               ) -> Report[abandoned_carts.AbandonedCarts]:
     return await _run(request, abandoned_carts.abandoned_carts, app,
-                      abandoned_carts.AbandonedCartsParams(
-                          limit, offset, RangeParams(from_, to, compare)))
+                      abandoned_carts.AbandonedCartsParams(limit, offset, range_))

@@ -1,5 +1,7 @@
 """Triggers over HTTP: the rules API (``/api/v1/triggers``, API secret) and the links in
-trigger e-mails (``/t/unsubscribe/...``, ``/t/click/...``), answered by shoptrack itself."""
+trigger e-mails (``/t/unsubscribe/...``, ``/t/click/...``, the ``/t/open/...`` pixel),
+answered by shoptrack itself.  The report over a period is
+:mod:`shoptrack.web.trigger_reports` (``/api/v1/reports/triggers``)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ links_router = APIRouter(prefix="/t", include_in_schema=False)
 CurrentApp = Annotated[App, Depends(require_secret)]
 RuleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
 
 class RuleIn(BaseModel):
@@ -36,7 +39,12 @@ class RuleIn(BaseModel):
     name: str | None = Field(None, max_length=200)
     filters: dict[str, Any] = Field(default_factory=dict)
     frequency_cap: str | None = None
-    attribution_window: str | None = None
+    attribution_window: str | None = Field(
+        None, description="orders within this of a delivered webhook are recovered (5d)")
+    click_window: str | None = Field(
+        None, description="orders within this of a click on the e-mail are recovered (5d)")
+    open_window: str | None = Field(
+        None, description="orders within this of an open of the e-mail are recovered (1d)")
     template: dict[str, str] | None = None
 
 
@@ -58,7 +66,9 @@ async def create_rule(body: RuleIn, app: CurrentApp, request: Request) -> dict[s
     try:
         new, secret = build_rule(body.kind, body.after, webhook=body.webhook, email=body.email,
                                  name=body.name, filters=body.filters, cap=body.frequency_cap,
-                                 attribution=body.attribution_window, template=body.template)
+                                 attribution=body.attribution_window,
+                                 click_window=body.click_window, open_window=body.open_window,
+                                 template=body.template)
     except RuleError as exc:
         raise BadRequest(str(exc), field="body") from None
     rule = await run_in_threadpool(services(request).store.add_rule, app.id, new)
@@ -85,7 +95,8 @@ async def get_rule(rule_id: RuleId, app: CurrentApp, request: Request) -> dict[s
 
 
 @router.get("/{rule_id}/report",
-            summary="Per step: fired, delivered, failed, clicked, recovered orders and revenue")
+            summary="Per step, all time: fired, delivered, failed, opened, clicked, recovered"
+            " orders and revenue (over a period: /api/v1/reports/triggers)")
 async def get_report(rule_id: RuleId, app: CurrentApp, request: Request) -> list[dict[str, Any]]:
     store = services(request).store
     _rule_or_404(await run_in_threadpool(store.trigger_rule, app.id, rule_id), rule_id)
@@ -167,3 +178,13 @@ async def click(msg_id: str, request: Request,
     if app is None or not links.own_domain(u, app.domains):
         raise NotFound("this link leads outside the shop", field="u")
     return RedirectResponse(u, status_code=302)
+
+
+@links_router.get("/open/{msg_id}/{signature}.gif")
+async def opened(msg_id: str, signature: str, request: Request) -> Response:
+    """Count an open of the e-mail, answer a transparent 1x1 GIF (never cached)."""
+    store = services(request).store
+    if not links.check_open(store.link_secret(), msg_id, signature):
+        raise NotFound("this link is not valid", field="link")
+    await run_in_threadpool(store.record_open, msg_id, now_ms())
+    return Response(links.PIXEL, media_type="image/gif", headers=_NO_STORE)

@@ -1,8 +1,8 @@
 """The dashboard in a real Chromium against a real ``shoptrack serve``.
 
-One server per module (SQLite), with a shop's worth of events sent through the real
-ingest path (``POST /watch/event``, as Convead's PHP client sends them), an owner and a
-viewer made with the real ``shoptrack users create``.  Each test gets a fresh browser
+One server per module (SQLite, :func:`seeded_shop`), with a shop's worth of events sent
+through the real ingest path (``POST /watch/event``, as Convead's PHP client sends them),
+an owner and a viewer made with the real ``shoptrack users create``.  Each test gets a fresh browser
 context; ``DashboardPage.shot`` saves a screenshot under the test's ``tmp_path``.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,28 +76,55 @@ def create_user(server: LiveServer, email: str, password: str, role: str) -> Non
                    input=password + "\n", text=True, check=True, capture_output=True)
 
 
+@contextmanager
+def seeded_shop(folder: Path, *, accounts: Sequence[tuple[str, str, str]] = (
+        (*OWNER, "owner"), (*VIEWER, "viewer")),
+        earlier: Sequence[dict[str, Any]] = ()) -> Iterator[LiveServer]:
+    """A running server (SQLite in ``folder``) with the users ``accounts`` (e-mail,
+    password, role) and the shop day of :func:`seed`; ``earlier`` events (wire shape, with
+    their ``received_at``) go in first through ``shoptrack import``, the write path that
+    keeps an event's time (ingest stamps "now")."""
+    server = LiveServer(f"sqlite:///{folder / 'shop.db'}", 1, folder / "server.log")
+    for email, password, role in accounts:
+        create_user(server, email, password, role)
+    if earlier:
+        past = folder / "earlier.ndjson"
+        past.write_text("".join(json.dumps(e) + "\n" for e in earlier))
+        subprocess.run([BIN / "shoptrack", "import", server.app_key, str(past), "--database",
+                        server.database_url], check=True, capture_output=True)
+    server.start()
+    try:
+        seed(server)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("dashboard")
-    server = LiveServer(f"sqlite:///{folder / 'shop.db'}", 1, folder / "server.log")
-    server.start()
-    create_user(server, *OWNER, "owner")
-    create_user(server, *VIEWER, "viewer")
-    seed(server)
-    yield server
-    server.stop()
+    with seeded_shop(tmp_path_factory.mktemp("dashboard")) as server:
+        yield server
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@contextmanager
+def chromium(*extra_args: str) -> Iterator[Browser]:
+    """Debian's Chromium (no browser download works here), with ``extra_args``."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does it)")
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+            "--disable-component-update", "--disable-sync", "--no-first-run", *extra_args])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @dataclass

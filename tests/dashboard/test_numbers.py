@@ -1,7 +1,7 @@
 """The overview's figures against the reports API, and the demo shop seen in the dashboard.
 
 Its own server (SQLite): today's events come through the real ingest path
-(``tests.dashboard.conftest.seed``); older ones (3 and 10 days ago, and a year ago) through
+(``tests.dashboard.conftest.seeded_shop``); older ones (3 and 10 days ago, and a year ago) through
 ``shoptrack import``, the write path that keeps an event's ``received_at`` (ingest stamps
 "now").  So each range and each comparison period holds different figures, and a tile that
 showed the wrong period's number would fail.
@@ -9,22 +9,20 @@ showed the wrong period's number would fail.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
+from shoptrack.dashboard.ranges import span
 from shoptrack.demo import DEMO_ROOT
-from tests.conftest import BIN, LiveServer
-from tests.dashboard.conftest import CHROMIUM, OWNER, DashboardPage, create_user, seed
+from tests.conftest import LiveServer
+from tests.dashboard.conftest import OWNER, DashboardPage, chromium, seeded_shop
 from tests.tracker.test_tracker_browser import of_type, serve_shop, walk_through_the_demo_shop
 
 pytestmark = pytest.mark.browser
@@ -76,31 +74,17 @@ def past_events() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("numbers")
-    server = LiveServer(f"sqlite:///{folder / 'shop.db'}", 1, folder / "server.log")
-    create_user(server, *OWNER, "owner")
-    past = folder / "past.ndjson"
-    past.write_text("".join(json.dumps(e) + "\n" for e in past_events()))
-    subprocess.run([BIN / "shoptrack", "import", server.app_key, str(past), "--database",
-                    server.database_url], check=True, capture_output=True)
-    server.start()
-    seed(server)
-    yield server
-    server.stop()
+    with seeded_shop(tmp_path_factory.mktemp("numbers"), accounts=[(*OWNER, "owner")],
+                     earlier=past_events()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """As conftest's, and ``*.shop.test`` goes to 127.0.0.1 (the demo shop's origin)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does it)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--host-resolver-rules=MAP shop.test 127.0.0.1, MAP *.shop.test 127.0.0.1"])
+    with chromium("--host-resolver-rules=MAP shop.test 127.0.0.1, MAP *.shop.test 127.0.0.1"
+                  ) as launched:
         yield launched
-        launched.close()
 
 
 # -- reading the overview -----------------------------------------------------------
@@ -133,6 +117,12 @@ def check_tiles(tab: DashboardPage, server: LiveServer, start: date, end: date,
     now, then = api["data"], api["compare"]["data"]
     hint = tab.page.locator("form.range .hint").inner_text()
     assert f"{start:%-d %b %Y} – {end:%-d %b %Y}" in hint, hint
+    # The compared dates, as the API resolved them, next to the picker and on the tiles.
+    compared = span(date.fromisoformat(api["compare"]["from"]),
+                    date.fromisoformat(api["compare"]["to"]))
+    assert f"compared with {compared}" in hint, (hint, api["compare"])
+    titles = tab.page.eval_on_selector_all(".tile .change", "els => els.map(e => e.title)")
+    assert titles and all(t.endswith(f" from {compared}") for t in titles), titles
     tiles = read_tiles(tab)
     assert set(tiles) == set(TILES), tiles
     for name, kind in TILES.items():

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import LiveServer
-from tests.dashboard.conftest import OWNER, DashboardPage
+from tests.dashboard.conftest import OWNER, DashboardPage, send
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,47 @@ def test_every_page_renders_with_real_data(tab: DashboardPage) -> None:
     assert tab.foreign == []
 
 
+# For each table: scroll its box to the far right, then where its last column and the box
+# end up, and the screen's width.  A table outside a scrolling box must fit as it is.
+LAST_COLUMNS = """() => [...document.querySelectorAll('main table')].map(table => {
+    const box = table.closest('.table-wrap');
+    if (box) box.scrollLeft = box.scrollWidth;
+    const cells = [...table.rows].map(r => r.cells[r.cells.length - 1]).filter(Boolean);
+    const right = Math.max(...cells.map(c => c.getBoundingClientRect().right));
+    const frame = (box || table).getBoundingClientRect();
+    return {scrolls: Boolean(box), right, frame_right: frame.right, frame_left: frame.left,
+            screen: window.innerWidth,
+            head: table.rows[0].cells[table.rows[0].cells.length - 1].innerText};
+})"""
+
+
+def test_phones_scroll_down_not_sideways_and_reach_every_column(tab: DashboardPage) -> None:
+    """At 390 px no page is wider than the screen; a wide table scrolls inside its card,
+    and scrolled to its end, its last column is on the screen."""
+    tab.login(*OWNER)
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    seen = 0
+    for path, _, _ in PAGES + [("/dashboard/triggers", "", "")]:
+        tab.goto(path)
+        wide = tab.page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        assert wide[0] <= wide[1], (path, wide)
+        for table in tab.page.evaluate(LAST_COLUMNS):
+            seen += 1
+            assert table["frame_right"] <= table["screen"] + 0.5, (path, table)
+            assert table["frame_left"] >= -0.5, (path, table)
+            assert table["right"] <= table["frame_right"] + 1, (path, table)
+        tab.shot(re.sub(r"[^a-z0-9]+", "-", path.strip("/")) + "-scrolled-390")
+    assert seen >= 10
+    # The orders list is wider than a phone: it scrolls, and says so.
+    tab.goto("/dashboard/orders")
+    box = tab.page.locator(".table-wrap.scrolls", has_text="Visitor")
+    assert box.count() == 1
+    assert box.get_attribute("tabindex") == "0"
+    hint = box.locator("xpath=following-sibling::p[1]")
+    assert hint.is_visible() and "Swipe the table sideways" in hint.inner_text()
+    assert tab.errors == []
+
+
 def test_every_control_has_a_label(tab: DashboardPage) -> None:
     tab.login(*OWNER)
     for path, _, _ in PAGES:
@@ -69,6 +110,35 @@ def test_overview_chart_has_drawn(tab: DashboardPage) -> None:
     assert painted["w"] > 200 and painted["h"] > 100
     assert painted["n"] > 500, painted
     tab.shot("overview-chart")
+    assert tab.errors == []
+
+
+def test_the_chart_legend_names_each_series_with_its_figure(tab: DashboardPage) -> None:
+    """Not uPlot's "--": the range's figure (as its tile shows it) until a point is
+    hovered, then the point's, in the shop's currency."""
+    tab.login(*OWNER)
+    tab.goto("/dashboard?range=7d&compare=previous")
+    tab.page.wait_for_selector("#chart[data-drawn=true] canvas")
+    legend = tab.page.locator("#chart .u-legend")
+    revenue = tab.page.locator(".tile[data-metric=revenue] .value").inner_text()
+    text = legend.inner_text()
+    assert "--" not in text, text
+    assert "Revenue" in text and f"{revenue} in all" in text, text
+    assert "$0.00 in all" in text, text  # the previous 7 days had no revenue
+    compared = tab.page.locator(".range-dates .compared").inner_text()
+    assert compared.startswith("compared with ") and compared[14:] in text, (compared, text)
+    box = tab.page.locator("#chart .u-over").bounding_box()
+    assert box is not None
+    tab.page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    hovered = legend.inner_text()
+    assert "in all" not in hovered and "$" in hovered and "--" not in hovered, hovered
+    tab.shot("overview-legend-hovered")
+    tab.goto("/dashboard?range=7d&compare=off&metric=orders")
+    tab.page.wait_for_selector("#chart[data-drawn=true] canvas")
+    text = legend.inner_text()
+    orders = tab.page.locator(".tile[data-metric=orders] .value").inner_text()
+    assert f"{orders} in all" in text and "$" not in text and "--" not in text, text
+    assert tab.page.locator(".range-dates .compared").count() == 0
     assert tab.errors == []
 
 
@@ -114,4 +184,63 @@ def test_register_an_event_key(tab: DashboardPage, shop: LiveServer) -> None:
     assert keys["newsletter_signup"]["registered"] is True
     assert keys["newsletter_signup"]["title"] == "Newsletter"
     tab.shot("events-registered")
+    assert tab.errors == []
+
+
+def test_dates_are_written_as_people_write_them() -> None:
+    from datetime import date
+
+    from shoptrack.dashboard.ranges import span
+
+    assert span(date(2026, 10, 1), date(2026, 10, 30)) == "1–30 Oct 2026"
+    assert span(date(2026, 11, 25), date(2026, 12, 1)) == "25 Nov – 1 Dec 2026"
+    assert span(date(2025, 12, 28), date(2026, 1, 3)) == "28 Dec 2025 – 3 Jan 2026"
+    assert span(date(2026, 10, 1), date(2026, 10, 1)) == "1 Oct 2026"
+
+
+def test_settings_speak_plainly_with_detail_for_developers(tab: DashboardPage) -> None:
+    tab.login(*OWNER)
+    tab.goto("/dashboard/settings")
+    who = tab.page.get_by_label("Who may change orders")
+    options = who.locator("option").all_inner_texts()
+    assert options == ["Anyone (the shop's pages in a browser, and its server)",
+                       "Only your shop's server (recommended)",
+                       "Only your shop's server, with the API secret"]
+    assert who.input_value() == "server"
+    # The words a shop owner reads hold no protocol jargon; developers open the details.
+    plain = tab.page.evaluate("""() => [...document.querySelectorAll('form .hint')].map(h => {
+        const c = h.cloneNode(true); c.querySelectorAll('details').forEach(d => d.remove());
+        return c.textContent; }).join(' ')""")
+    for jargon in ("Origin", "Authorization", "Bearer", "None", "IANA", "ISO 4217", "GET /"):
+        assert jargon not in plain, (jargon, plain)
+    detail = tab.page.locator("#help-order_updates details")
+    detail.locator("summary").click()
+    assert "Authorization: Bearer" in detail.inner_text()
+    # A mistake is named next to its field, in words.
+    tab.page.get_by_label("Currency").fill("euro")
+    tab.page.get_by_role("button", name="Save settings").click()
+    tab.page.wait_for_load_state()
+    assert "three-letter code" in tab.page.locator("#error-currency").inner_text()
+    tab.shot("settings-error")
+
+
+def test_live_shows_new_events_as_they_arrive_and_pauses(tab: DashboardPage,
+                                                         shop: LiveServer) -> None:
+    tab.login(*OWNER)
+    tab.goto("/dashboard/live")
+    live = tab.page.locator("#live-list")
+    tab.page.wait_for_selector("#live-list[data-mode=stream]")  # server-sent events
+    site = "https://shop.example.com"
+    send(shop, {"type": "link", "url": f"{site}/sale", "title": "Winter sale"}, guest="live-1")
+    live.locator("li", has_text="Winter sale").wait_for(timeout=10_000)
+    tab.page.get_by_role("button", name="Pause").click()
+    assert "Paused" in tab.page.locator("#live-status").inner_text()
+    send(shop, {"type": "link", "url": f"{site}/quiet", "title": "While paused"}, guest="live-1")
+    tab.page.wait_for_timeout(2500)
+    assert "While paused" not in live.inner_text()
+    tab.page.get_by_role("button", name="Resume").click()
+    live.locator("li", has_text="While paused").wait_for(timeout=10_000)
+    assert live.locator("li").first.inner_text().count("While paused") == 1  # newest on top
+    assert live.inner_text().count("Winter sale") == 1  # nothing shown twice
+    tab.shot("live-streamed")
     assert tab.errors == []

@@ -13,11 +13,11 @@ from shoptrack.cli import main
 from shoptrack.migrate import migrate
 from shoptrack.store import open_store, rebuild
 from shoptrack.store.urls import backend_of, sqlite_path
-from tests.reports.conftest import Shop
+from tests.reports.conftest import Shop, ms
 
 RANGE = {"from_": "2026-01-04", "to": "2026-01-08"}
-TABLES = ("report_counts", "report_reach", "report_visits", "report_order_lines",
-          "report_products", "report_rebuilds", "report_days")
+TABLES = ("report_counts", "report_people", "report_reach", "report_visits",
+          "report_order_lines", "report_products", "report_rebuilds", "report_days")
 
 
 def _history(shop: Shop) -> None:
@@ -166,5 +166,100 @@ def test_migrating_a_first_round_database_fills_the_rollups(
         assert shop.everything(**RANGE) == before
     finally:
         if backend_of(database_url) != "sqlite":
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_rebuild_after_retention_keeps_the_days_whose_events_are_gone(
+        shop: Shop, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention deletes the raw events before 2026-01-06T12:00Z; a rebuild starts at the
+    first local day whose events are all kept (2026-01-08 in Asia/Kolkata: the first
+    whole UTC day kept begins at 05:30 on the 7th) and refuses an earlier --from."""
+    from shoptrack import retention
+
+    _history(shop)
+    before = shop.everything(**RANGE)
+    shop.configure(retention_days=2)
+    monkeypatch.setattr(retention, "now_ms", lambda: ms("2026-01-08T12:00:00"))
+    store = open_store(database_url)
+    try:
+        assert retention.run_once(store, "test", force=True, pause=0).deleted > 0
+    finally:
+        store.close()
+    assert shop.everything(**RANGE) == before
+    runner = CliRunner()
+    result = runner.invoke(main, ["reports", "rebuild", "APPKEY", "--database", database_url])
+    assert result.exit_code == 0, result.output
+    assert "rebuilding from 2026-01-08 on" in result.output
+    assert shop.everything(**RANGE) == before
+    result = runner.invoke(main, ["reports", "rebuild", "APPKEY", "--from", "2026-01-07",
+                                  "--database", database_url])
+    assert result.exit_code != 0
+    assert "rebuild --from 2026-01-08 or later" in result.output
+    result = runner.invoke(main, ["reports", "rebuild", "APPKEY", "--from", "2026-01-08",
+                                  "--restart", "--database", database_url])
+    assert result.exit_code == 0, result.output
+    assert shop.everything(**RANGE) == before
+
+
+# A database at 0009 kept who was active in report_reach (dims any, view, add, key '').
+ROLLUPS_0009 = {
+    "report_counts": "app_id, dim, grain, bucket, key, n, qty",
+    "report_reach": "app_id, dim, grain, bucket, key, visitor_id",
+    "report_visits": "app_id, visitor_id, started_at, last_at, channel, referrer_domain,"
+                     " utm_source, utm_campaign, entry_path",
+    "report_order_lines": "order_ref, product_id, app_id, created_at, cancelled, qnt, revenue",
+    "report_products": "app_id, product_id, name, named_at",
+    "report_days": "app_id, upto",
+}
+PEOPLE_AS_REACH = (
+    "INSERT INTO {old}report_reach (app_id, dim, grain, bucket, key, visitor_id)"
+    " SELECT app_id, d.dim, grain, bucket, '', visitor_id FROM {new}report_people"
+    " JOIN (SELECT 'any' AS dim, 0 AS flag UNION ALL SELECT 'view', 1 UNION ALL"
+    " SELECT 'add', 2) AS d ON d.flag = 0 OR (flags & d.flag) <> 0")
+
+
+def test_migrating_a_0009_database_moves_the_people_rows(
+        shop: Shop, database_url: str, tmp_path: Any) -> None:
+    """Migration 0010 on a database whose rollups are in the 0009 layout: the same
+    reports."""
+    _history(shop)
+    before: dict[str, Any] = shop.everything(**RANGE)
+    tables = {**FIRST_ROUND, **ROLLUPS_0009}
+    schema = ""
+    if backend_of(database_url) == "sqlite":
+        import sqlite3
+
+        old = tmp_path / "0009.db"
+        old_url = f"sqlite:///{old}"
+        _upgrade_to(old_url, "0009")
+        with sqlite3.connect(old) as conn:
+            conn.execute("ATTACH DATABASE ? AS new", (str(sqlite_path(database_url)),))
+            for table, columns in tables.items():
+                conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns}"
+                             f" FROM new.{table}")
+            conn.execute(PEOPLE_AS_REACH.format(old="", new="new."))
+    else:
+        from tests.conftest import postgres_base_url
+
+        base = postgres_base_url()
+        schema = "st_0009_" + shop.client.secret[-6:].lower().replace("-", "_")
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+        old_url = f"{base}?options=-csearch_path%3D{schema}"
+        _upgrade_to(old_url, "0009")
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for table, columns in tables.items():
+                conn.execute(f"INSERT INTO {schema}.{table} ({columns}) SELECT {columns}"
+                             f" FROM {table}")
+            conn.execute(PEOPLE_AS_REACH.format(old=f"{schema}.", new=""))
+    try:
+        migrate(old_url)
+        shop.client.app.state.services.store.close()
+        shop.client.app.state.services.store = open_store(old_url)
+        assert shop.everything(**RANGE) == before
+    finally:
+        if schema:
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")

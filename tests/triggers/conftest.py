@@ -13,6 +13,7 @@ import pytest
 from shoptrack.config import Settings
 from shoptrack.store.contract import App, Store
 from shoptrack.store.trigger_contract import Rule
+from shoptrack.triggers import secret_box
 from shoptrack.triggers.rules import build_rule
 from shoptrack.triggers.scheduler import TriggerScheduler
 from tests.conftest import AppClient
@@ -31,7 +32,8 @@ class Shop:
         self.receiver = receiver
         self.mailbox = mailbox
         self.offset_ms = 0
-        settings = Settings(database_url="sqlite:///unused.db", trigger_retry_schedule=schedule,
+        self.database_url = client.app.state.services.settings.database_url
+        settings = Settings(database_url=self.database_url, trigger_retry_schedule=schedule,
                             trigger_lease_seconds=5, public_url="http://track.test")
         self.scheduler = TriggerScheduler(self.store, settings, clock=self.now)
 
@@ -53,7 +55,8 @@ class Shop:
         if secret is not None:
             self.receiver.secret = secret
         if mail:
-            self.store.set_smtp(self.app.id, self.mailbox.settings())
+            self.store.set_smtp(self.app.id, secret_box.seal(self.mailbox.settings(),
+                                                             self.database_url))
         return self.store.add_rule(self.app.id, new)
 
     def send(self, etype: str, properties: dict[str, Any] | None = None,
@@ -70,6 +73,14 @@ class Shop:
         self.offset_ms += int(advance * 1000)
         for _ in range(rounds):
             self.scheduler.run_once()
+
+
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The key of SMTP passwords, for the test and the processes it starts (a test of the
+    key file takes it away)."""
+    monkeypatch.setenv(secret_box.ENV, "test-secret-key")
+    return "test-secret-key"
 
 
 @pytest.fixture

@@ -8,11 +8,13 @@ import json
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from standardwebhooks import Webhook
 
 from tests.conftest import free_port
@@ -82,24 +84,44 @@ class Receiver:
 
 
 class Mailbox:
-    """An SMTP server (aiosmtpd) on a free port; ``messages`` holds what it was sent."""
+    """An SMTP server (aiosmtpd) on a free port; ``messages`` holds what it was sent.  With
+    ``login`` (user, password) it demands AUTH and refuses other credentials (535)."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.messages: list[Message] = []
+        self.login = login
+        self.logins: list[tuple[str, str]] = []
         mailbox = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any,  # noqa: N802
                                   envelope: Any) -> str:
+                if mailbox.login is not None and not session.authenticated:
+                    return "530 5.7.0 Authentication required"
                 mailbox.messages.append(email.message_from_bytes(envelope.content))
                 return "250 OK"
 
+        def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
+                         data: Any) -> AuthResult:
+            if not isinstance(data, LoginPassword):
+                return AuthResult(success=False, handled=False)
+            given = (data.login.decode(), data.password.decode())
+            mailbox.logins.append(given)
+            return AuthResult(success=given == mailbox.login, handled=False)
+
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = {} if login is None else {
+            "authenticator": authenticate, "auth_require_tls": False,
+            "auth_exclude_mechanism": ["LOGIN"]}  # PLAIN only: a 535 ends the attempt
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     **extra)
 
     def settings(self) -> dict[str, Any]:
-        return {"host": "127.0.0.1", "port": self.port, "security": "none",
-                "sender": "shop@example.com"}
+        found: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "security": "none",
+                                 "sender": "shop@example.com"}
+        if self.login is not None:
+            found.update(user=self.login[0], password=self.login[1])
+        return found
 
     @staticmethod
     def text(message: Message) -> str:
@@ -122,3 +144,26 @@ class Mailbox:
 
 def body_of(received: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     return json.loads(json.dumps(received[1]))
+
+
+@dataclass
+class Ran:
+    """What a CLI run gave, as ``subprocess.CompletedProcess`` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(database_url: str, *args: str) -> Ran:
+    """``shoptrack ARGS --database URL`` in this process: the console script's own command
+    (:func:`shoptrack.cli.main`), without a new interpreter's start (seconds, on a busy
+    machine, for each of the many calls of these tests)."""
+    from click.testing import CliRunner
+
+    from shoptrack.cli import main
+
+    result = CliRunner().invoke(main, [*args, "--database", database_url])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)

@@ -4,11 +4,10 @@ reading the database through the store)."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 from shoptrack.store import open_store
-from tests.conftest import BIN, AppClient
-from tests.triggers.support import Receiver
+from tests.conftest import AppClient
+from tests.triggers.support import Ran, Receiver, run_cli
 
 
 def test_api_creates_lists_pauses_reports_and_deletes(client: AppClient) -> None:
@@ -35,9 +34,8 @@ def test_api_creates_lists_pauses_reports_and_deletes(client: AppClient) -> None
 
 def test_cli_create_prints_id_and_secret_and_test_sends_a_signed_sample(
         database_url: str, receiver: Receiver) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([BIN / "shoptrack", *args, "--database", database_url],
-                              capture_output=True, text=True)
+    def cli(*args: str) -> Ran:
+        return run_cli(database_url, *args)
 
     assert cli("apps", "create", "shop", "--app-key", "CLIKEY").returncode == 0
     made = cli("triggers", "create", "CLIKEY", "--kind", "abandoned_cart", "--after", "90s",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 
 import pytest
@@ -15,8 +14,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from shoptrack.store import open_store
 from shoptrack.triggers import webhook
-from tests.conftest import BIN
-from tests.triggers.support import Receiver
+from tests.triggers.support import Ran, Receiver, run_cli
 
 BODY = json.dumps({"type": "trigger.abandoned_cart", "data": {"cart": {"total": "10.00"}}})
 
@@ -27,9 +25,8 @@ def _signed(secrets: tuple[str, ...]) -> dict[str, str]:
 
 def test_rotation_signs_with_both_secrets_until_the_old_one_is_dropped(
         database_url: str, receiver: Receiver) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([BIN / "shoptrack", *args, "--database", database_url],
-                              capture_output=True, text=True)
+    def cli(*args: str) -> Ran:
+        return run_cli(database_url, *args)
 
     assert cli("apps", "create", "shop", "--app-key", "ROTKEY").returncode == 0
     made = cli("triggers", "create", "ROTKEY", "--kind", "abandoned_cart", "--webhook",

@@ -32,6 +32,34 @@
     document.body.removeChild(area);
   }
 
+  // A table wider than its card scrolls inside it: make that scroll area reachable by
+  // keyboard (arrow keys scroll it), name it after its section, and say "swipe".
+  function markScrolling() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      var hint = wrap.nextElementSibling;
+      if (!hint || !hint.classList.contains("scroll-hint")) {
+        hint = document.createElement("p");
+        hint.className = "scroll-hint muted";
+        hint.textContent = "Swipe the table sideways to see every column.";
+        wrap.parentNode.insertBefore(hint, wrap.nextSibling);
+      }
+      wrap.classList.toggle("scrolls", scrolls);
+      if (scrolls) {
+        var section = wrap.closest("section");
+        var heading = section && section.querySelector("h2, h1");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (heading ? heading.textContent.trim() + ": " : "") + "table, scrolls sideways");
+      } else {
+        wrap.removeAttribute("tabindex"); wrap.removeAttribute("role"); wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrolling();
+  var resizing = null;
+  window.addEventListener("resize", function () { clearTimeout(resizing); resizing = setTimeout(markScrolling, 150); });
+
   // The range picker: "custom" shows the date fields; a preset submits at once.
   var preset = document.getElementById("range-preset");
   if (preset) {

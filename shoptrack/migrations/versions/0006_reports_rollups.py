@@ -6,11 +6,11 @@ Revises: 0005
 The tables are described in docs/reports.md.  Buckets are UTC: ``grain`` 0 is a
 15-minute slot (``received_at // 900000``), grain 1 a UTC day
 (``received_at // 86400000``); every rollup row exists at both grains.  The
-backfill runs :func:`shoptrack.store.rebuild.rebuild_app`, the code
-``shoptrack reports rebuild`` runs, in this migration's transaction.
+backfill is registered here (a pending rebuild of each app) and run by
+migration 0010 with :mod:`shoptrack.store.rebuild`, the code
+``shoptrack reports rebuild`` runs, once the tables that code writes today
+exist.
 """
-
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -102,18 +102,9 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    from shoptrack.store.rebuild import rebuild_app
-
-    bind = op.get_bind()
-    raw: Any = bind.connection.dbapi_connection
-    tx: Any
-    if bind.dialect.name == "postgresql":
-        from shoptrack.store.postgres import PostgresTx
-
-        tx = PostgresTx(raw.cursor())
-    else:
-        from shoptrack.store.sqlite import SQLiteTx
-
-        tx = SQLiteTx(raw)
-    for (app_id,) in bind.execute(sa.text("SELECT id FROM apps ORDER BY id")).fetchall():
-        rebuild_app(tx, int(app_id))
+    """Register a whole rebuild of every app (what ``rebuild.begin`` records on empty
+    tables); the last reports migration (0010) runs them with today's rebuild code, once
+    every table that code writes exists."""
+    op.execute("INSERT INTO report_rebuilds (app_id, since, upto, next_event, next_order)"
+               " SELECT a.id, 0, COALESCE((SELECT MAX(e.id) FROM events e"
+               " WHERE e.app_id = a.id), 0), 0, 0 FROM apps a")
