@@ -1,6 +1,10 @@
 """Exports and retention on a large table: time per million rows, the server's memory.
 
     .venv/bin/python bench/export.py --events 1000000 [--backend sqlite|postgresql]
+    .venv/bin/python bench/export.py --app-json DIR/reports-sqlite-10000000.app.json
+
+With ``--app-json`` (written by ``bench/reports.py --keep``) it exports an existing
+database (the reports benchmark's year of 10 M events) instead of seeding one.
 
 Seeds the events straight into a fresh database (``seed.py``), starts ``shoptrack
 serve`` on it, and downloads ``GET /api/v1/export/events`` in each format (NDJSON,
@@ -57,7 +61,7 @@ def download(url: str, secret: str, fmt: str, pid: int, gzip: bool) -> dict[str,
     with httpx.stream("GET", url + "/api/v1/export/events", params={"format": fmt},
                       headers=headers, timeout=600) as answer:
         answer.raise_for_status()
-        for chunk in answer.iter_raw(1 << 20):
+        for chunk in answer.iter_raw():  # as it arrives (a chunk size would buffer to it)
             if first_byte is None:
                 first_byte = time.perf_counter() - started
             size += len(chunk)
@@ -93,35 +97,68 @@ def retention_batches(url: str, app_id: int, batches: int) -> dict[str, Any]:
             "p99_ms": round(times[int(len(times) * 0.99)], 1), "max_ms": round(times[-1], 1)}
 
 
+def count_events(url: str) -> int:
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--retention-batches", type=int, default=200)
+    parser.add_argument("--app-json", type=Path,
+                        help="export this existing database (url, id, api_secret) instead")
+    parser.add_argument("--formats", default="ndjson,csv,parquet,ndjson+gzip,csv+gzip",
+                        help="comma-separated; +gzip asks for Content-Encoding: gzip")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="export-", dir=Path(__file__).parent))
-    db = (SQLiteDatabase(workdir, "export") if args.backend == "sqlite"
-          else PostgresDatabase(os.environ.get("SHOPTRACK_TEST_POSTGRES_URL",
-                                               DEFAULT_POSTGRES_URL), "export"))
-    app = db.register_app()
-    began = time.perf_counter()
-    seed(db, app["id"], 0, args.events)
-    seeded = time.perf_counter() - began
-    server = shoptrack("shoptrack", db.url, 1, workdir,
+    workdir = Path(tempfile.mkdtemp(prefix="export-"))
+    db: SQLiteDatabase | PostgresDatabase | None = None
+    if args.app_json:
+        app = json.loads(args.app_json.read_text())
+        url = app["url"]
+        args.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        args.events = count_events(url)
+        seeded = 0.0
+    else:
+        db = (SQLiteDatabase(workdir, "export") if args.backend == "sqlite"
+              else PostgresDatabase(os.environ.get("SHOPTRACK_TEST_POSTGRES_URL",
+                                                   DEFAULT_POSTGRES_URL), "export"))
+        app = db.register_app()
+        url = db.url
+        began = time.perf_counter()
+        seed(db, app["id"], 0, args.events)
+        seeded = time.perf_counter() - began
+    server = shoptrack("shoptrack", url, 1, workdir,
                        {"SHOPTRACK_RETENTION_INTERVAL_SECONDS": "0"}).start()
+    runs = []
     try:
         assert server.proc is not None
         pid = server.proc.pid
-        runs = [download(server.url, app["api_secret"], fmt, pid, gzip)
-                for fmt, gzip in (("ndjson", False), ("csv", False), ("parquet", False),
-                                  ("ndjson", True), ("csv", True))]
+        for name in args.formats.split(","):
+            fmt, _, gz = name.partition("+")
+            runs.append(download(server.url, app["api_secret"], fmt, pid, gz == "gzip"))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     finally:
         server.stop()
     for run in runs:
         run["seconds_per_million"] = round(run["seconds"] / (args.events / 1e6), 2)
-    out = {"backend": args.backend, "events": args.events, "seed_seconds": round(seeded, 1),
-           "exports": runs,
-           "retention": retention_batches(db.url, app["id"], args.retention_batches)}
+    out: dict[str, Any] = {"backend": args.backend, "events": args.events,
+                           "seed_seconds": round(seeded, 1), "exports": runs,
+                           "load_average": Path("/proc/loadavg").read_text().split()[:3]}
+    if args.retention_batches and db is not None:  # never delete from a database we did not seed
+        out["retention"] = retention_batches(url, app["id"], args.retention_batches)
     print(json.dumps(out, indent=2))
     if isinstance(db, PostgresDatabase):
         db.drop()

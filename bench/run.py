@@ -1,6 +1,7 @@
-"""shoptrack's benchmark: ingest throughput and latency, and read latency at 1 M events.
+"""shoptrack's benchmark: ingest throughput and latency, read latency at 1 M events, reports.
 
-    make bench                              # everything, about 4 minutes
+    make bench                              # everything (4 minutes + the reports, see below)
+    .venv/bin/python bench/run.py --no-reports   # ingest and reads only, about 4 minutes
     .venv/bin/python bench/run.py --quick   # a smoke run: 3 s a measurement, reads at 100 k
     .venv/bin/python bench/run.py --only sqlite-1w,baseline-1w --profile
     .venv/bin/python bench/run.py --no-reads --env SHOPTRACK_BATCH_MAX_WAIT_MS=2
@@ -12,8 +13,15 @@ nginx answering 200 when it is installed. After each shoptrack run the events
 stored are counted in the database and compared with the 200s wrk received.
 
 Reads: a database filled directly (bench/seed.py) to 10 k and then to 1 M
-events; the read API is timed at both sizes. docs/performance.md explains
-every figure. Results also go to bench/results/<date>.json.
+events; the read API is timed at both sizes.
+
+Reports (bench/reports.py; `--only reports` or `make bench-reports` alone): a
+year of a shop seeded directly (bench/seed_reports.py) at 1 M and at 10 M
+events, its rollups built by `shoptrack reports rebuild`, then every report
+over 1, 30 and 365 days and the dashboard's pages, over HTTP. At 10 M this
+takes most of an hour per backend (`--report-events` for other sizes,
+`--no-reports` to skip). docs/performance.md explains every figure. Results
+also go to bench/results/<date>.json.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pyspy  # noqa: E402
 import reads  # noqa: E402
 import report  # noqa: E402
+import reports as reporting  # noqa: E402
 import seed as seeding  # noqa: E402
 import servers  # noqa: E402
 import stages  # noqa: E402
@@ -253,12 +262,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", help="comma-separated run labels: "
                         + ",".join(p.label for p in PLANS) + " (raw-*: a bare ASGI app on "
-                        "uvicorn, not run by default)")
+                        "uvicorn, not run by default), or reports (the reports section alone)")
     parser.add_argument("--no-reads", action="store_true", help="skip the read timings")
     parser.add_argument("--no-stages", action="store_true",
                         help="skip the in-process CPU cost of each ingest stage")
     parser.add_argument("--reads-only", action="store_true", help="only the read timings")
     parser.add_argument("--read-backends", default="sqlite,postgresql")
+    parser.add_argument("--no-reports", action="store_true",
+                        help="skip the reports and dashboard timings")
+    parser.add_argument("--report-events", help="comma-separated sizes for the reports "
+                        "(default 1000000,10000000; 100000 with --quick)")
+    parser.add_argument("--report-backends", default="sqlite,postgresql")
+    parser.add_argument("--report-runs", type=int, default=20,
+                        help="requests per report, range and page (default 20)")
     parser.add_argument("--read-events", type=int, help="events for the reads (default 1 M)")
     parser.add_argument("--read-count", type=int, help="requests per read kind (default 600)")
     parser.add_argument("--postgres-url", default=os.environ.get(
@@ -279,25 +295,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.read_events = args.read_events or (100_000 if args.quick else 1_000_000)
     args.read_events_small = min(10_000, args.read_events)
     args.read_count = args.read_count or (200 if args.quick else 600)
+    args.report_events = [int(n) for n in (args.report_events or (
+        "100000" if args.quick else "1000000,10000000")).split(",")]
     args.env = dict(item.split("=", 1) for item in args.env)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if wrk_binary() is None:
-        log("wrk is not installed: `apt-get install wrk` (make bench does it)")
-        return 2
-    plans = [p for p in PLANS if (p.label in args.only.split(",") if args.only else p.default)]
+    only = args.only.split(",") if args.only else None
+    plans = [p for p in PLANS if (p.label in only if only else p.default)]
     read_backends = [] if args.no_reads else args.read_backends.split(",")
+    report_backends = ([] if args.no_reports or args.reads_only
+                       else args.report_backends.split(","))
+    if only:
+        if "reports" not in only:
+            report_backends = []
+        if not plans:  # --only reports: the reports section alone
+            read_backends = []
     if args.reads_only:
         plans = []
+    if plans and wrk_binary() is None:
+        log("wrk is not installed: `apt-get install wrk` (make bench does it)")
+        return 2
     notes: list[str] = []
     pg_problem = PostgresDatabase.available(args.postgres_url)
     if pg_problem:
         notes.append(f"PostgreSQL skipped ({args.postgres_url}): {pg_problem}")
         plans = [p for p in plans if p.backend != "postgresql"]
         read_backends = [b for b in read_backends if b != "postgresql"]
+        report_backends = [b for b in report_backends if b != "postgresql"]
     if servers.nginx_binary() is None:
         notes.append("nginx skipped: not installed")
         plans = [p for p in plans if p.kind != "nginx"]
@@ -313,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.duration:g} s a run, {args.connections} connections; work in {workdir}")
     rows: list[dict[str, Any]] = []
     read_results: list[dict[str, Any]] = []
+    report_results: list[dict[str, Any]] = []
     stage_results: list[dict[str, Any]] = []
     stage_backends = [] if args.no_stages or args.reads_only else sorted(
         {p.backend for p in plans if p.backend}, reverse=True)
@@ -342,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             read_results.append(read_run(backend, args, workdir))
             read_results[-1]["seconds"] = round(time.monotonic() - began, 1)
+        if report_backends:
+            report_results = reporting.run(report_backends, args.report_events, workdir,
+                                           args.postgres_url, args.report_runs,
+                                           dashboard_from=min(args.report_events),
+                                           keep=args.keep)
     finally:
         if not args.keep and not args.profile:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -349,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     tables = (([report.table(rows)] if rows else [])
               + ([report.stages_table(stage_results, rows)] if stage_results else [])
-              + ([report.reads_table(read_results)] if read_results else []))
-    lines = report.verdicts(rows, read_results) + notes + [
+              + ([report.reads_table(read_results)] if read_results else [])
+              + ([reporting.table(report_results)] if report_results else []))
+    lines = report.verdicts(rows, read_results) + reporting.verdicts(report_results) + notes + [
         f"machine: {info['nproc']} cores, {info['cpu_model']}, Python {info['python']},"
         f" SQLite {info['sqlite']}; {elapsed:.0f} s in all"]
     print("\n\n".join([*tables, "\n".join(lines)]))
@@ -362,12 +396,14 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({
         "date": started_at, "machine": info,
         "settings": settings, "runs": rows, "stages": stage_results, "reads": read_results,
-        "notes": notes,
-        "targets": {**report.INGEST_TARGETS, "visitor_p95_ms": report.VISITOR_P95_MS},
+        "reports": report_results, "notes": notes,
+        "targets": {**report.INGEST_TARGETS, "visitor_p95_ms": report.VISITOR_P95_MS,
+                    "report_p95_ms": reporting.REPORT_TARGETS_MS,
+                    "page_p95_ms": reporting.PAGE_TARGET_MS},
         "elapsed_s": round(elapsed, 1),
     }, indent=2, default=str) + "\n")
     log(f"results: {out}" + (f"; profiles in {workdir}" if args.profile else ""))
-    return 0 if all("error" not in r for r in rows) else 1
+    return 0 if all("error" not in r for r in rows + report_results) else 1
 
 
 if __name__ == "__main__":
