@@ -93,7 +93,20 @@ def _find_app(store: Store, app_key: str) -> App:
     return app
 
 
-@click.group()
+class _Commands(click.Group):
+    """The CLI's root: a refusal of shoptrack's own (a 4xx: a bad database URL, say)
+    reaches the operator as one clear line and exit code 1, not as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShoptrackError as exc:
+            if exc.status >= 500:
+                raise
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="shoptrack")
 def main() -> None:
     """shoptrack: Convead-compatible e-commerce event tracking."""

@@ -19,6 +19,9 @@
   (``../shared/fixtures/convead-wire``).
 * ``wait_for_lock_waits(url, holder_pid, count)``: until ``count`` backends wait
   (``pg_locks``) behind the transaction of ``holder_pid``.
+* ``run_cli(*args)``: ``shoptrack ARGS`` in this process (``click.testing.CliRunner``),
+  its exit code, stdout and stderr as a subprocess would give them; tests of the process
+  itself (the console script, ``serve``, signals) still start one.
 * Hypothesis: the ``fast`` profile (``SHOPTRACK_FAST=1``, ``make test-fast``)
   runs fewer examples; tests that set their own count pass it through
   ``examples(n)``.
@@ -37,8 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -295,6 +299,43 @@ def client(make_client: Callable[..., AppClient]) -> AppClient:
     return make_client()
 
 
+# -- the CLI, in process -------------------------------------------------------------
+@dataclass
+class Ran:
+    """What a CLI run gave, as ``subprocess.CompletedProcess`` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, input: str | None = None,
+            env: Mapping[str, str | None] | None = None, check: bool = False) -> Ran:
+    """``shoptrack ARGS`` in this process: the console script's own command
+    (:func:`shoptrack.cli.main`, as ``shoptrack``), without a new interpreter's start
+    (a second or two, on a busy machine, for each call).
+
+    As from a subprocess with captured output: stdout and stderr apart, neither a
+    terminal; ``input`` is standard input (prompts, ``--password-stdin``); ``env``
+    overrides (``None``: unsets) environment variables for this run only.  An uncaught
+    exception is raised here, not turned into exit code 1 and a traceback (a crash must
+    not pass for a refusal).  Not seen: log records (pytest's handlers take them, where
+    a process would print warnings on stderr), so a test of everything a command prints
+    (no secret in it) starts a process.  ``check``: asserts exit code 0 (with stderr as
+    the message)."""
+    from click.testing import CliRunner
+
+    from shoptrack.cli import main
+
+    result = CliRunner().invoke(main, list(args), input=input, env=env, prog_name="shoptrack")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    if check:
+        assert ran.returncode == 0, ran.stderr
+    return ran
+
+
 # -- real servers --------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
@@ -313,11 +354,8 @@ class LiveServer:
         self.app_key = APP_KEY
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
-        result = subprocess.run(
-            [BIN / "shoptrack", "apps", "create", "test shop", "--app-key", APP_KEY, "--json",
-             "--database", database_url],
-            check=True, capture_output=True, text=True,
-        )
+        result = run_cli("apps", "create", "test shop", "--app-key", APP_KEY, "--json",
+                         "--database", database_url, check=True)
         self.api_secret: str = json.loads(result.stdout)["api_secret"]
 
     def start(self, timeout: float = 30.0) -> None:

@@ -1,27 +1,24 @@
-"""``shoptrack users``, invoked as a user would, checked by reading the database."""
+"""``shoptrack users`` (in this process: ``run_cli``), checked by reading the database."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 
 from shoptrack.apps import register_app
 from shoptrack.store import Store, open_store
 from shoptrack.users import first_owner, password_matches
-from tests.test_cli import SHOPTRACK, run
+from tests.conftest import Ran, run_cli
 
 
-def users(*args: str, password: str | None = None, ok: bool = True
-          ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(SHOPTRACK), "users", *args], capture_output=True, text=True,
-                            input=None if password is None else password + "\n")
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
+def users(*args: str, password: str | None = None, ok: bool = True) -> Ran:
+    """``shoptrack users ARGS``; ``password`` is the first line of standard input."""
+    return run_cli("users", *args, input=None if password is None else password + "\n",
+                   check=ok)
 
 
 def test_create_list_set_password_remove(database_url: str) -> None:
-    run("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url)
+    run_cli("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url,
+            check=True)
     users("create", "Anna@Shop.test", "--app", "SHOPKEY", "--role", "owner", "--password-stdin",
           "--database", database_url, password="first-password")
     listed = json.loads(users("list", "--json", "--database", database_url).stdout)
@@ -44,7 +41,8 @@ def test_create_list_set_password_remove(database_url: str) -> None:
 
 
 def test_refusals_are_clear(database_url: str) -> None:
-    run("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url)
+    run_cli("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url,
+            check=True)
     short = users("create", "a@shop.test", "--password-stdin", "--database", database_url,
                   password="short", ok=False)
     assert short.returncode != 0 and "at least 8 characters" in short.stderr
@@ -61,7 +59,8 @@ def test_refusals_are_clear(database_url: str) -> None:
 
 def test_a_generated_password_must_be_changed_and_set_password_clears_that(
         database_url: str) -> None:
-    run("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url)
+    run_cli("apps", "create", "Shop", "--app-key", "SHOPKEY", "--database", database_url,
+            check=True)
     made = users("create", "carol@shop.test", "--generate-password", "--database", database_url)
     [line] = [ln for ln in made.stdout.splitlines() if ln.startswith("one-time password:")]
     one_time = line.split()[2]

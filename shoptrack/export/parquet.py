@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from shoptrack.export.columns import COLUMNS, Column
 from shoptrack.store.contract import ExportKind, ExportPage
 
-ROW_GROUP_ROWS = 20_000
+ROW_GROUP_ROWS = 10_000
 _TIME = pa.timestamp("ms", tz="UTC")
 _MONEY = pa.decimal128(18, 4)
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -109,6 +109,9 @@ def render(kind: ExportKind, pages: Iterable[ExportPage]) -> Iterator[bytes]:
                 writer.write_table(pa.Table.from_batches(pending, declared),
                                    row_group_size=rows)
                 pending, rows = [], 0
+                # Arrow's allocator keeps freed buffers for reuse; hand them back, or the
+                # server's memory grows by a few row groups' worth and stays there.
+                pa.default_memory_pool().release_unused()
                 yield sink.take()
         if pending:
             writer.write_table(pa.Table.from_batches(pending, declared), row_group_size=rows)

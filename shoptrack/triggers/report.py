@@ -27,9 +27,8 @@ from shoptrack.store.contract import App, Store
 COUNTS = ("fired", "delivered", "failed", "opened", "clicked", "recovered_orders")
 
 
-class StepFigures(BaseModel):
-    step: int
-    after_seconds: int | None
+class Figures(BaseModel):
+    """What a rule, or one of its steps, did over the period."""
     fired: int
     delivered: int
     failed: int
@@ -40,21 +39,18 @@ class StepFigures(BaseModel):
     conversion: float
 
 
-class RuleFigures(BaseModel):
+class StepFigures(Figures):
+    step: int
+    after_seconds: int | None
+
+
+class RuleFigures(Figures):
     rule_id: int
     kind: str | None
     name: str | None
     paused: bool
     deleted: bool
     channels: list[str]
-    fired: int
-    delivered: int
-    failed: int
-    opened: int
-    clicked: int
-    recovered_orders: int
-    recovered_revenue: str
-    conversion: float
     steps: list[StepFigures]
 
 

@@ -34,7 +34,6 @@ from shoptrack.web.fastpath import IngestFastPath
 from shoptrack.web.middleware import RequestContext
 from shoptrack.web.ratelimit import RateLimiter
 from shoptrack.web.services import AppCache, Services
-from shoptrack.web.trigger_reports import router as trigger_reports_router
 
 log = logging.getLogger("shoptrack")
 
@@ -97,7 +96,6 @@ def create_app(settings: Settings,
     app.include_router(api.router)
     app.include_router(export.router)
     app.include_router(reports.router)
-    app.include_router(trigger_reports_router)  # /api/v1/reports/triggers
     app.include_router(triggers_web.router)
     app.include_router(triggers_web.links_router)
     app.include_router(health.router)

@@ -28,6 +28,7 @@ from shoptrack.reports import (
 )
 from shoptrack.reports.period import Compare, Interval, RangeParams, Report
 from shoptrack.store.contract import App
+from shoptrack.triggers.report import TriggersReport, triggers_report
 from shoptrack.web.auth import require_secret
 from shoptrack.web.services import services
 
@@ -129,3 +130,11 @@ async def get_abandoned_carts(app: CurrentApp, request: Request, limit: Limit = 
                               ) -> Report[abandoned_carts.AbandonedCarts]:
     return await _run(request, abandoned_carts.abandoned_carts, app,
                       abandoned_carts.AbandonedCartsParams(limit, offset, range_))
+
+
+@router.get("/triggers", response_model=Report[TriggersReport],
+            summary="Per trigger rule and step: fired, delivered, failed, opened, clicked, "
+            "recovered orders and revenue, conversion")
+async def get_triggers(app: CurrentApp, request: Request, *, range_: ReportRange
+                       ) -> Report[TriggersReport]:
+    return await _run(request, triggers_report, app, range_)

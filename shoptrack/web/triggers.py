@@ -1,7 +1,7 @@
 """Triggers over HTTP: the rules API (``/api/v1/triggers``, API secret) and the links in
 trigger e-mails (``/t/unsubscribe/...``, ``/t/click/...``, the ``/t/open/...`` pixel),
 answered by shoptrack itself.  The report over a period is
-:mod:`shoptrack.web.trigger_reports` (``/api/v1/reports/triggers``)."""
+:mod:`shoptrack.web.reports` (``/api/v1/reports/triggers``)."""
 
 from __future__ import annotations
 

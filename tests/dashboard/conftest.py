@@ -9,7 +9,6 @@ context; ``DashboardPage.shot`` saves a screenshot under the test's ``tmp_path``
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import BIN, LiveServer
+from tests.conftest import LiveServer, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 OWNER = ("owner@shop.test", "owner-password-1")
@@ -71,9 +70,9 @@ def seed(server: LiveServer) -> None:
 
 
 def create_user(server: LiveServer, email: str, password: str, role: str) -> None:
-    subprocess.run([BIN / "shoptrack", "users", "create", email, "--app", server.app_key,
-                    "--role", role, "--password-stdin", "--database", server.database_url],
-                   input=password + "\n", text=True, check=True, capture_output=True)
+    run_cli("users", "create", email, "--app", server.app_key, "--role", role,
+            "--password-stdin", "--database", server.database_url, input=password + "\n",
+            check=True)
 
 
 @contextmanager
@@ -90,8 +89,8 @@ def seeded_shop(folder: Path, *, accounts: Sequence[tuple[str, str, str]] = (
     if earlier:
         past = folder / "earlier.ndjson"
         past.write_text("".join(json.dumps(e) + "\n" for e in earlier))
-        subprocess.run([BIN / "shoptrack", "import", server.app_key, str(past), "--database",
-                        server.database_url], check=True, capture_output=True)
+        run_cli("import", server.app_key, str(past), "--database", server.database_url,
+                check=True)
     server.start()
     try:
         seed(server)

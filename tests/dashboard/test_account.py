@@ -4,14 +4,13 @@ before any other page opens; any user changes their password at /account/passwor
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from shoptrack.store import open_store
-from tests.conftest import BIN, LiveServer
+from tests.conftest import LiveServer, run_cli
 from tests.dashboard.conftest import VIEWER, DashboardPage
 
 pytestmark = pytest.mark.browser
@@ -19,9 +18,8 @@ pytestmark = pytest.mark.browser
 
 def generated_user(shop: LiveServer, email: str) -> str:
     """``shoptrack users create --generate-password``; returns the one-time password."""
-    done = subprocess.run([BIN / "shoptrack", "users", "create", email, "--app", shop.app_key,
-                           "--role", "owner", "--generate-password", "--database",
-                           shop.database_url], capture_output=True, text=True, check=True)
+    done = run_cli("users", "create", email, "--app", shop.app_key, "--role", "owner",
+                   "--generate-password", "--database", shop.database_url, check=True)
     match = re.search(r"one-time password: (\S+)", done.stdout)
     assert match, done.stdout
     return match.group(1)
@@ -117,9 +115,8 @@ def test_a_one_time_password_opens_only_the_password_form(tab: DashboardPage,
 
 def test_any_user_changes_their_password(tab: DashboardPage, shop: LiveServer) -> None:
     email = "reader@shop.test"
-    subprocess.run([BIN / "shoptrack", "users", "create", email, "--app", shop.app_key,
-                    "--password-stdin", "--database", shop.database_url],
-                   input="reader-password-1\n", text=True, check=True, capture_output=True)
+    run_cli("users", "create", email, "--app", shop.app_key, "--password-stdin",
+            "--database", shop.database_url, input="reader-password-1\n", check=True)
     assert not must_change(shop, email)
     tab.login(email, "reader-password-1")  # straight to the dashboard: a chosen password
     tab.page.get_by_role("link", name=re.compile(email)).click()

@@ -5,14 +5,13 @@ real receiver, an owner pausing a rule, a viewer who only reads."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, LiveServer
+from tests.conftest import LiveServer, run_cli
 from tests.dashboard.conftest import OWNER, VIEWER, DashboardPage, send
 from tests.triggers.support import Receiver
 
@@ -21,8 +20,7 @@ PATH = "/dashboard/triggers"
 
 
 def cli(shop: LiveServer, *args: str) -> Any:
-    done = subprocess.run([BIN / "shoptrack", "triggers", *args, "--database",
-                           shop.database_url], capture_output=True, text=True, check=True)
+    done = run_cli("triggers", *args, "--database", shop.database_url, check=True)
     return json.loads(done.stdout) if "--json" in args else done.stdout
 
 

@@ -3,7 +3,6 @@ other gives the same visitors, carts, orders and reports; importing again change
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from shoptrack.store import Store, open_store
 from shoptrack.web.app import create_app
 from tests.conftest import (
     APP_KEY,
-    BIN,
     AppClient,
     _empty_postgres,
+    run_cli,
     sqlite_copy,
 )
 from tests.export.conftest import populate
@@ -53,8 +52,7 @@ def _people(store: Store, app_id: int, uids: set[str]) -> dict[str, Any]:
 
 
 def _import(url: str, path: Path) -> str:
-    done = subprocess.run([BIN / "shoptrack", "import", APP_KEY, str(path), "--database", url],
-                          capture_output=True, text=True, timeout=120)
+    done = run_cli("import", APP_KEY, str(path), "--database", url)
     assert done.returncode == 0, done.stderr + done.stdout
     return done.stdout
 
@@ -129,8 +127,7 @@ def test_wire_shape_events_import_with_their_times(store: Store, database_url: s
         "not json",
         "",
     ]))
-    done = subprocess.run([BIN / "shoptrack", "import", APP_KEY, str(path), "--database",
-                           database_url], capture_output=True, text=True, timeout=60)
+    done = run_cli("import", APP_KEY, str(path), "--database", database_url)
     assert done.returncode == 1
     assert "line 3: refused: invalid_number properties.qnt" in done.stderr
     assert "line 4: refused: invalid_json" in done.stderr
@@ -138,7 +135,6 @@ def test_wire_shape_events_import_with_their_times(store: Store, database_url: s
     assert visitor is not None
     assert visitor["first_seen"] == "2025-03-01T10:00:00.250Z"
     assert visitor["cart"]["updated_at"] == "2025-03-01T10:00:00.000Z"
-    again = subprocess.run([BIN / "shoptrack", "import", APP_KEY, str(path), "--database",
-                            database_url], capture_output=True, text=True, timeout=60)
+    again = run_cli("import", APP_KEY, str(path), "--database", database_url)
     assert "2 duplicate" in again.stdout
     assert store.count_events(creds.app.id) == 2

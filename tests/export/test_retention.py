@@ -4,7 +4,6 @@ carts, orders and reports stay as they were."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from typing import Any
 
@@ -16,7 +15,7 @@ from shoptrack.clock import iso, now_ms
 from shoptrack.importer import import_events
 from shoptrack.retention import run_once
 from shoptrack.store import Store
-from tests.conftest import APP_KEY, BIN, AppClient
+from tests.conftest import APP_KEY, AppClient, run_cli
 from tests.export.conftest import shop_events
 
 DAY = 86_400_000
@@ -45,9 +44,8 @@ def _state(client: AppClient, store: Store, uids: list[str]) -> dict[str, Any]:
 
 
 def _set_retention(database_url: str, days: int) -> dict[str, Any]:
-    done = subprocess.run([BIN / "shoptrack", "apps", "set", APP_KEY, "--retention-days",
-                           str(days), "--json", "--database", database_url],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = run_cli("apps", "set", APP_KEY, "--retention-days", str(days), "--json",
+                   "--database", database_url, check=True)
     return json.loads(done.stdout)["settings"]  # type: ignore[no-any-return]
 
 
@@ -113,6 +111,5 @@ def test_the_server_runs_it_in_the_background(make_client: Any, store: Store,
 def test_cli_retention_run(client: AppClient, store: Store, database_url: str) -> None:
     old = _load(store, 40, people=2, offset=0)
     _set_retention(database_url, 30)
-    done = subprocess.run([BIN / "shoptrack", "retention", "run", "--database", database_url],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = run_cli("retention", "run", "--database", database_url, check=True)
     assert f"1 app(s) run: {old} event(s) deleted" in done.stdout

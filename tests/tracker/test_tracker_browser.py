@@ -14,7 +14,6 @@ events of that port. The test that stops the server has its own
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from shoptrack.demo import DEMO_ROOT, make_demo_server
-from tests.conftest import BIN, LiveServer
+from tests.conftest import LiveServer, run_cli
 
 pytestmark = pytest.mark.browser
 
@@ -66,9 +65,8 @@ def server(module_server: LiveServer) -> LiveServer:
     Its app takes order changes from browsers (``--order-updates any``): these tests send
     every event type, ``order_update`` included, from the page (the default, ``server``,
     refuses that: tests/web/test_order_rules.py)."""
-    subprocess.run([BIN / "shoptrack", "apps", "set", module_server.app_key,
-                    "--order-updates", "any", "--database", module_server.database_url],
-                   check=True, capture_output=True)
+    run_cli("apps", "set", module_server.app_key, "--order-updates", "any", "--database",
+            module_server.database_url, check=True)
     return module_server
 
 

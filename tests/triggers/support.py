@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -144,26 +143,3 @@ class Mailbox:
 
 def body_of(received: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     return json.loads(json.dumps(received[1]))
-
-
-@dataclass
-class Ran:
-    """What a CLI run gave, as ``subprocess.CompletedProcess`` names it."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_cli(database_url: str, *args: str) -> Ran:
-    """``shoptrack ARGS --database URL`` in this process: the console script's own command
-    (:func:`shoptrack.cli.main`), without a new interpreter's start (seconds, on a busy
-    machine, for each of the many calls of these tests)."""
-    from click.testing import CliRunner
-
-    from shoptrack.cli import main
-
-    result = CliRunner().invoke(main, [*args, "--database", database_url])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Ran(result.exit_code, result.stdout, result.stderr)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from shoptrack.store import open_store
-from tests.conftest import AppClient
-from tests.triggers.support import Ran, Receiver, run_cli
+from tests.conftest import AppClient, Ran, run_cli
+from tests.triggers.support import Receiver
 
 
 def test_api_creates_lists_pauses_reports_and_deletes(client: AppClient) -> None:
@@ -35,7 +35,7 @@ def test_api_creates_lists_pauses_reports_and_deletes(client: AppClient) -> None
 def test_cli_create_prints_id_and_secret_and_test_sends_a_signed_sample(
         database_url: str, receiver: Receiver) -> None:
     def cli(*args: str) -> Ran:
-        return run_cli(database_url, *args)
+        return run_cli(*args, "--database", database_url)
 
     assert cli("apps", "create", "shop", "--app-key", "CLIKEY").returncode == 0
     made = cli("triggers", "create", "CLIKEY", "--kind", "abandoned_cart", "--after", "90s",

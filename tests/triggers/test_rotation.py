@@ -14,7 +14,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from shoptrack.store import open_store
 from shoptrack.triggers import webhook
-from tests.triggers.support import Ran, Receiver, run_cli
+from tests.conftest import Ran, run_cli
+from tests.triggers.support import Receiver
 
 BODY = json.dumps({"type": "trigger.abandoned_cart", "data": {"cart": {"total": "10.00"}}})
 
@@ -26,7 +27,7 @@ def _signed(secrets: tuple[str, ...]) -> dict[str, str]:
 def test_rotation_signs_with_both_secrets_until_the_old_one_is_dropped(
         database_url: str, receiver: Receiver) -> None:
     def cli(*args: str) -> Ran:
-        return run_cli(database_url, *args)
+        return run_cli(*args, "--database", database_url)
 
     assert cli("apps", "create", "shop", "--app-key", "ROTKEY").returncode == 0
     made = cli("triggers", "create", "ROTKEY", "--kind", "abandoned_cart", "--webhook",

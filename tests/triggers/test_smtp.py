@@ -21,9 +21,9 @@ from shoptrack.store import open_store
 from shoptrack.store.urls import sqlalchemy_url
 from shoptrack.triggers import secret_box
 from shoptrack.triggers.rules import build_rule
-from tests.conftest import free_port
+from tests.conftest import Ran, free_port, run_cli
 from tests.triggers.conftest import Shop
-from tests.triggers.support import Mailbox, Ran, run_cli
+from tests.triggers.support import Mailbox
 from tests.triggers.test_abandoned_cart import ANN, BOOTS
 
 PASSWORD = "Tr1gger-pa55word-never-in-clear"
@@ -39,7 +39,7 @@ def guarded() -> Iterator[Mailbox]:
 
 
 def _cli(shop: Shop, *args: str) -> Ran:
-    return run_cli(shop.database_url, "triggers", *args)
+    return run_cli("triggers", *args, "--database", shop.database_url)
 
 
 def _smtp(shop: Shop, port: int, *login: str) -> None:

@@ -54,6 +54,7 @@ def test_masked_urls() -> None:
 
 def test_migrate_prints_the_url_without_its_password(tmp_path: Path) -> None:
     base = "postgresql://postgres:not-the-password@127.0.0.1:1/test?connect_timeout=1"
+    # A process of its own (not run_cli): everything it prints, logs and traceback included.
     result = subprocess.run([BIN / "shoptrack", "migrate", "--database", base],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0

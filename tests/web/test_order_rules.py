@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,14 +22,13 @@ import pytest
 from shoptrack.apps import register_app
 from shoptrack.store import AppSettings, open_store
 from shoptrack.store.contract import OrderUpdates
-from tests.conftest import APP_KEY, AppClient
+from tests.conftest import APP_KEY, AppClient, run_cli
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 BROWSER = {"Origin": "https://shop.example.com"}
 HOOK = "/integration/common/webhook"
 HOOK_HEADERS = {"Content-Type": "application/json; charset=utf-8", "X-App-Key": APP_KEY,
                 "X-Webhook-Topic": "events/order_update"}
-SHOPTRACK = Path(sys.executable).parent / "shoptrack"
 
 CART_EVENTS: dict[str, dict[str, Any]] = {
     "add_to_cart": {"product_id": "p", "qnt": 1, "price": "1.00"},
@@ -266,20 +262,13 @@ def test_any_is_convead_behaviour(shop: Callable[[OrderUpdates], AppClient]) -> 
 
 
 # -- the setting, through the CLI ----------------------------------------------------------------
-def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(SHOPTRACK), *args], capture_output=True, text=True)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
 def test_apps_set_order_updates(make_client: Callable[..., AppClient],
                                 database_url: str) -> None:
     client = make_client(app_cache_seconds=0)
     assert post(client, "purchase", {"order_id": "A-1", "revenue": 10}).status_code == 200
 
-    out = json.loads(cli("apps", "set", APP_KEY, "--order-updates", "signed", "--json",
-                         "--database", database_url).stdout)
+    out = json.loads(run_cli("apps", "set", APP_KEY, "--order-updates", "signed", "--json",
+                             "--database", database_url, check=True).stdout)
     assert out["settings"]["order_updates"] == "signed"
     store = open_store(database_url)
     try:
@@ -289,12 +278,13 @@ def test_apps_set_order_updates(make_client: Callable[..., AppClient],
         store.close()
     assert error_of(post(client, "order_update", update("paid")), 401)[0] == "unauthorized"
 
-    cli("apps", "set", APP_KEY, "--order-updates", "any", "--database", database_url)
+    run_cli("apps", "set", APP_KEY, "--order-updates", "any", "--database", database_url,
+            check=True)
     assert post(client, "order_update", update("paid"), **BROWSER).status_code == 200
     assert order(client) == ("paid", "1.00")
 
-    cli("apps", "set", APP_KEY, "--order-updates", "server", "--ip-storage", "none",
-        "--database", database_url)
+    run_cli("apps", "set", APP_KEY, "--order-updates", "server", "--ip-storage", "none",
+            "--database", database_url, check=True)
     store = open_store(database_url)
     try:
         app = store.app_by_key(APP_KEY)
@@ -306,7 +296,7 @@ def test_apps_set_order_updates(make_client: Callable[..., AppClient],
     assert error_of(post(client, "order_update", update("new"), **BROWSER), 403)[0] == (
         "order_update_not_allowed")
 
-    bad = cli("apps", "set", APP_KEY, "--order-updates", "nobody", "--database", database_url,
-              ok=False)
+    bad = run_cli("apps", "set", APP_KEY, "--order-updates", "nobody", "--database",
+                  database_url)
     assert bad.returncode != 0 and "nobody" in bad.stderr
-    assert "--order-updates" in cli("apps", "set", "--help").stdout
+    assert "--order-updates" in run_cli("apps", "set", "--help", check=True).stdout

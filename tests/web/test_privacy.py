@@ -8,8 +8,6 @@ import json
 import re
 import secrets
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -29,10 +27,9 @@ from shoptrack.privacy import SUPPRESSION_SECRET, UidHasher, stored_ip, uid_hash
 from shoptrack.protocol import validate_event
 from shoptrack.store import open_store
 from shoptrack.store.urls import sqlalchemy_url, sqlite_path
-from tests.conftest import AppClient, migrated_schema, postgres_base_url
+from tests.conftest import AppClient, migrated_schema, postgres_base_url, run_cli
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
-SHOPTRACK = Path(sys.executable).parent / "shoptrack"
 
 
 def send(client: AppClient, data: dict[str, object], **uids: str) -> int:
@@ -110,8 +107,8 @@ def test_ip_storage_setting_applies_to_events(
         make_client: Callable[..., AppClient], database_url: str) -> None:
     client = make_client(app_cache_seconds=0)  # a cached app would hide the change for 5 s
     send(client, {"type": "link"}, guest_uid="g")
-    subprocess.run([SHOPTRACK, "apps", "set", "APPKEY", "--ip-storage", "none",
-                    "--database", database_url], check=True, capture_output=True)
+    run_cli("apps", "set", "APPKEY", "--ip-storage", "none", "--database", database_url,
+            check=True)
     send(client, {"type": "link"}, guest_uid="g")
     after, before = client.api("/api/v1/events")["events"]
     assert before["client_ip"] is not None and after["client_ip"] is None

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlencode
 
-from tests.conftest import AppClient
+from tests.conftest import AppClient, run_cli
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
-SHOPTRACK = Path(sys.executable).parent / "shoptrack"
 
 
 def send(client: AppClient, data: object, **fields: str) -> int:
@@ -104,12 +100,10 @@ def test_replay_stores_the_event_once(client: AppClient, database_url: str) -> N
 
 def test_cli_lists_and_replays(client: AppClient, database_url: str) -> None:
     send(client, {"type": "link", "properties": "oops"})
-    listed = subprocess.run([SHOPTRACK, "rejected", "list", "APPKEY", "--json",
-                             "--database", database_url], capture_output=True, text=True,
-                            check=True)
+    listed = run_cli("rejected", "list", "APPKEY", "--json", "--database", database_url,
+                     check=True)
     [kept] = json.loads(listed.stdout)
     assert kept["error"] == {"code": "invalid_field", "field": "properties",
                              "message": "properties must be a JSON object"}
-    replay = subprocess.run([SHOPTRACK, "rejected", "replay", "APPKEY", "--all",
-                             "--database", database_url], capture_output=True, text=True)
+    replay = run_cli("rejected", "replay", "APPKEY", "--all", "--database", database_url)
     assert replay.returncode == 1 and "still refused: invalid_field" in replay.stdout
