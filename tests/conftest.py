@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -309,6 +310,12 @@ class Ran:
     stderr: str
 
 
+# One in-process CLI run at a time: click's runner swaps sys.stdin/stdout and os.environ,
+# and alembic's ``op`` is one module-level proxy, so two threads' runs (servers started
+# side by side) would write into each other's databases.
+_CLI_LOCK = threading.Lock()
+
+
 def run_cli(*args: str, input: str | None = None,
             env: Mapping[str, str | None] | None = None, check: bool = False) -> Ran:
     """``shoptrack ARGS`` in this process: the console script's own command
@@ -327,7 +334,9 @@ def run_cli(*args: str, input: str | None = None,
 
     from shoptrack.cli import main
 
-    result = CliRunner().invoke(main, list(args), input=input, env=env, prog_name="shoptrack")
+    with _CLI_LOCK:
+        result = CliRunner().invoke(main, list(args), input=input, env=env,
+                                    prog_name="shoptrack")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     ran = Ran(result.exit_code, result.stdout, result.stderr)
