@@ -66,7 +66,8 @@ BIN = Path(sys.executable).parent
 # install's, made by the migration (the store needs its secret; it holds no test's data).
 TABLES = ("events", "guests", "visitors", "cart_lines", "orders", "app_event_keys", "apps",
           "rejected_events", "suppressed_uids", "users", "user_apps", "user_sessions",
-          "login_failures", "report_counts", "report_people", "report_reach", "report_visits",
+          "login_failures", "report_counts", "report_links", "report_people", "report_reach",
+          "report_visits",
           "report_order_lines", "report_products", "report_rebuilds", "report_days",
           "report_expired", "jobs",
           "trigger_rules", "trigger_endpoints", "trigger_firings", "trigger_deliveries",

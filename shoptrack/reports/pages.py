@@ -37,7 +37,7 @@ def pages(store: Store, app: App, params: PagesParams | None = None,
     def compute(period: Period) -> Pages:
         _, pieces = whole(period, store.report_days_upto(app.id))
         views = {path: n for _, path, n, _ in store.report_counts(app.id, "page", pieces)}
-        entries = store.report_entries(app.id, period.start_ms, period.end_ms)
+        entries = store.report_entries(app.id, pieces)
         ranked = sorted(set(views) | set(entries),
                         key=lambda p: (-views.get(p, 0), -entries.get(p, 0), p))
         page = ranked[params.offset:params.offset + params.limit]

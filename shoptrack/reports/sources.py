@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from shoptrack.channels import CHANNELS
 from shoptrack.money import format_money
-from shoptrack.reports.period import Period, RangeParams, Report, run_report
+from shoptrack.reports.period import Period, RangeParams, Report, run_report, whole
 from shoptrack.store.contract import App, Store
 
 
@@ -48,7 +48,8 @@ class Sources(BaseModel):
 def sources(store: Store, app: App, params: SourcesParams | None = None,
             now_ms: int | None = None) -> Report[Sources]:
     def compute(period: Period) -> Sources:
-        rows, people = store.report_sources(app.id, period.start_ms, period.end_ms)
+        _, parts = whole(period, store.report_days_upto(app.id))
+        rows, people = store.report_sources(app.id, period.start_ms, period.end_ms, parts)
         channels = []
         for name in CHANNELS:
             mine = [r for r in rows if r.channel == name]

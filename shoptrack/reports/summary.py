@@ -64,7 +64,7 @@ def summary(store: Store, app: App, params: SummaryParams | None = None,
         return Summary(
             visitors=people, identified_visitors=identified,
             new_visitors=store.report_new_visitors(app.id, period.start_ms, period.end_ms),
-            visits=store.report_visits(app.id, spans).get(0, 0),
+            visits=store.report_visits(app.id, pieces).get(0, 0),
             events=sum(counts.values()), page_views=counts.get("link", 0),
             product_views=counts.get("view_product", 0),
             orders=orders, revenue=format_money(revenue) or "0.00",

@@ -55,7 +55,7 @@ def _values(store: Store, app: App, metric: Metric,
         totals = store.report_orders(app.id, spans)
         return {i: t.revenue if metric == "revenue" else t.orders for i, t in totals.items()}
     if metric == "visits":
-        return store.report_visits(app.id, spans)
+        return store.report_visits(app.id, pieces(spans, upto))
     if metric == "visitors":
         return {i: n for i, _, n in store.report_reach(app.id, "any", pieces(spans, upto))}
     out: dict[int, int] = {}

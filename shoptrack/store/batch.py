@@ -107,6 +107,7 @@ class BatchApplier:
         self.rollups = Rollups(tx, created=self.identities.created)
         self.firings = Firings(tx)  # due trigger firings (docs/triggers.md)
         self.identities.after_merge = self._after_merge
+        self.identities.after_identify = self.rollups.identified
 
     def _after_merge(self, source: int, target: int) -> None:
         self.rollups.merge(source, target)

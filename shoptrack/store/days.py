@@ -6,11 +6,13 @@ that day is still to commit), the first batch of its app sums the day's slots
 into day rows, for every day not yet done, and moves ``report_days.upto``
 (the last day done).  Reports read days up to ``upto`` from the day rows and
 everything later from the slots (:func:`shoptrack.reports.period.pieces`), so
-they are exact whether or not a day has been summed yet.
+they are exact whether or not a day has been summed yet.  Summing days also links
+them into each person's chain of days (:mod:`.chains`).
 """
 
 from __future__ import annotations
 
+from shoptrack.store import chains
 from shoptrack.store.tx import Tx
 
 SLOT_MS = 900_000
@@ -64,5 +66,6 @@ def summarise(tx: Tx, app_id: int, now_ms: int) -> int:
     tx.send(DAY_PEOPLE, (app_id, lo, hi))
     for dim in REACH_DIMS:
         tx.send(DAY_REACH, (app_id, dim, lo, hi))
+    chains.link_days(tx, app_id, upto + 1, target + 1)
     tx.run("UPDATE report_days SET upto = ? WHERE app_id = ?", (target, app_id))
     return target

@@ -26,6 +26,7 @@ class Identities:
         # (the report rollups move the person's rows).
         self.before_merge = before_merge
         self.after_merge = after_merge
+        self.after_identify: Callable[[int], None] | None = None  # a guest's profile got a uid
         self.by_visitor_uid: dict[tuple[int, str], int | None] = {}
         self.by_guest_uid: dict[tuple[int, str], tuple[int, str | None] | None] = {}
         # Profiles whose row this transaction holds (FOR UPDATE; PostgreSQL only).
@@ -115,6 +116,8 @@ class Identities:
                              (visitor_uid, guest_profile))
                 self.by_visitor_uid[(app_id, visitor_uid)] = guest_profile
                 self._retarget(guest_profile, guest_profile, visitor_uid)
+                if self.after_identify is not None:
+                    self.after_identify(guest_profile)
                 return guest_profile
             registered = self._create(app_id, visitor_uid, now)
         if guest_owner is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shoptrack.clock import now_ms
-from shoptrack.store import days
+from shoptrack.store import chains, days
 from shoptrack.store.order_lines import refresh_range
 from shoptrack.store.rollups import DAY_MS, EVENT_COLUMNS, SLOT_MS, Rollups, fact_of_row
 from shoptrack.store.tx import Tx
@@ -59,6 +59,7 @@ def begin(tx: Tx, app_id: int, since: int | None = None) -> None:
     for table in ("report_counts", "report_people", "report_reach"):
         tx.run(f"DELETE FROM {table} WHERE app_id = ? AND ((grain = 0 AND bucket >= ?)"
                " OR (grain = 1 AND bucket >= ?))", (app_id, start // SLOT_MS, start // DAY_MS))
+    chains.clear_from(tx, app_id, start // DAY_MS)
     tx.run("DELETE FROM report_visits WHERE app_id = ? AND started_at >= ?", (app_id, start))
     # A visit begun before the cut goes on as it stood then.
     tx.run("UPDATE report_visits SET last_at = COALESCE((SELECT MAX(e.received_at) FROM events e"

@@ -117,18 +117,18 @@ class ReportReads(ABC):
         """The latest name seen of each product (those without one are left out)."""
 
     @abstractmethod
-    def report_visits(self, app_id: int, spans: Spans) -> dict[int, int]:
-        """Visits begun in each span."""
+    def report_visits(self, app_id: int, pieces: Pieces) -> dict[int, int]:
+        """Visits begun in each interval (of the pieces)."""
 
     @abstractmethod
-    def report_sources(self, app_id: int, start: int, end: int
+    def report_sources(self, app_id: int, start: int, end: int, pieces: Pieces
                        ) -> tuple[list[SourceRow], dict[str, int]]:
-        """Visits begun in ``[start, end)`` by source, and distinct people per channel.
-        An order counts for the visit it was placed in."""
+        """Visits begun in ``[start, end)`` (the same time as ``pieces``) by source, and
+        distinct people per channel.  An order counts for the visit it was placed in."""
 
     @abstractmethod
-    def report_entries(self, app_id: int, start: int, end: int) -> dict[str, int]:
-        """Visits begun in ``[start, end)`` per entry path."""
+    def report_entries(self, app_id: int, pieces: Pieces) -> dict[str, int]:
+        """Visits begun in the pieces' time per entry path."""
 
     @abstractmethod
     def report_event_keys(self, app_id: int) -> set[str]:

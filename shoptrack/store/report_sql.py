@@ -12,7 +12,8 @@ import orjson
 
 from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
-from shoptrack.store.days import SLOT_MS
+from shoptrack.store.chains import SOURCE_KEY, source_key, source_of_key
+from shoptrack.store.days import DAY_MS, SLOT_MS
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -79,6 +80,80 @@ def _arms(table: str, a: str, cond: str, params: Sequence[Any],
            f" AND {a}.bucket < ?")
     return (f"({' UNION ALL '.join([arm] * len(runs))}) AS {a}",
             tuple(v for grain, lo, hi in runs for v in (*params, grain, lo, hi)))
+
+
+_Whole = tuple[tuple[int, int], list[tuple[int, int, int]]]
+_PEOPLE = ("any", "view", "add")  # report_active's answer, in order
+
+
+def _whole_days(pieces: Pieces) -> _Whole | None:
+    """Pieces (of one interval, or taken as one) as one run of UTC days ``[a, b)`` and
+    the runs of slots around it (``(0, lo, hi)``, as :func:`_runs`); None when their days
+    are not one run (the links count the people of one run of days, chains.py)."""
+    runs = _runs(pieces)
+    if runs is None:
+        return None
+    days = [(lo, hi) for grain, lo, hi in runs if grain == 1]
+    if len(days) != 1:
+        return None
+    return days[0], [run for run in runs if run[0] == 0]
+
+
+def _linked(tx: Tx, app_id: int, dims: Sequence[str], keys: Sequence[str] | None,
+            a: int, b: int) -> dict[tuple[str, str], int]:
+    """``(dim, key) -> people`` active on the days ``[a, b)``: the links whose day is in
+    the run and whose previous day is before it (:mod:`shoptrack.store.chains`)."""
+    sql = ("SELECT l.dim, l.key, SUM(l.n) FROM report_links l WHERE l.app_id = ?"
+           f" AND l.dim IN ({', '.join('?' * len(dims))}) AND l.day >= ? AND l.day < ?"
+           " AND l.prev < ?")
+    params: list[Any] = [app_id, *dims, a, b, a]
+    if keys is not None:
+        sql += f" AND l.key IN (SELECT u.value FROM {tx.values})"
+        params.append(dumps(list(keys)))
+    elif all(dim in _PEOPLE or dim == "known" for dim in dims):
+        sql += " AND l.key = ''"
+    return {(dim, key): int(n) for dim, key, n in tx.all(sql + " GROUP BY l.dim, l.key",
+                                                         params)}
+
+
+GROUP_SOURCE = "v.channel, v.referrer_domain, v.utm_source, v.utm_campaign"
+# The visit an order was placed in: the buyer's latest visit begun by then.
+_ORDERS_BY_SOURCE = (
+    f"SELECT {GROUP_SOURCE}, COUNT(*), SUM(o.revenue) FROM orders o JOIN report_visits v"
+    " ON v.visitor_id = o.visitor_id AND v.started_at = (SELECT MAX(x.started_at)"
+    " FROM report_visits x WHERE x.visitor_id = o.visitor_id"
+    " AND x.started_at <= o.created_at)"
+    " WHERE o.app_id = ? AND o.created_at >= ? AND o.created_at < ?"
+    f" AND {NOT_CANCELLED} GROUP BY {GROUP_SOURCE}"
+)
+
+
+def _slot_spans(pieces: Pieces) -> list[tuple[int, int, int]]:
+    """The pieces of slots as spans of time ``(i, start_ms, end_ms)``."""
+    return [(i, lo * SLOT_MS, hi * SLOT_MS) for i, grain, lo, hi in pieces if grain == 0]
+
+
+def _visit_arms(app_id: int, spans: Spans) -> tuple[str, tuple[Any, ...]]:
+    """``FROM`` the visits begun in these spans (alias ``v``), one index range each."""
+    arm = "SELECT * FROM report_visits v WHERE v.app_id = ? AND v.started_at >= ?" \
+          " AND v.started_at < ?"
+    return (f"({' UNION ALL '.join([arm] * len(spans))}) AS v",
+            tuple(x for _, start, end in spans for x in (app_id, start, end)))
+
+
+def _edge_visits(tx: Tx, app_id: int, spans: Spans, key: str, run: tuple[int, int]
+                 ) -> list[tuple[str, int, int]]:
+    """``(key, visits, people)`` of the visits begun in the edges ``spans``, people
+    only those with no visit of the same key begun in the run of days ``run`` (ms)."""
+    source, bound = _visit_arms(app_id, spans)
+    visits = {k: int(n) for k, n in tx.all(
+        f"SELECT {key}, COUNT(*) FROM {source} GROUP BY {key}", bound)}
+    fresh = {k: int(n) for k, n in tx.all(
+        f"SELECT y.key, COUNT(*) FROM (SELECT DISTINCT v.visitor_id AS vid, {key} AS key"
+        f" FROM {source}) AS y WHERE NOT EXISTS (SELECT 1 FROM report_visits w"
+        " WHERE w.visitor_id = y.vid AND w.started_at >= ? AND w.started_at < ?"
+        f" AND {key.replace('v.', 'w.')} = y.key) GROUP BY y.key", (*bound, *run))}
+    return [(k, n, fresh.get(k, 0)) for k, n in visits.items()]
 
 
 def _interval_of(pieces: Pieces) -> dict[tuple[int, int], int]:
@@ -150,6 +225,9 @@ class ReportSql(ReportReads):
             k = PEOPLE_DIMS[dim]
             return [(i, "", people[k]) for i, people in self.report_active(app_id, pieces).items()
                     if people[k]]
+        whole = _whole_days(pieces)
+        if whole is not None and len({p[0] for p in pieces}) == 1:
+            return self._reach_linked(app_id, dim, pieces[0][0], whole, keys)
         with self._read() as tx:
             scope = _scope(tx, pieces, "report_reach", "r", "r.app_id = ? AND r.dim = ?",
                            (app_id, dim))
@@ -162,9 +240,100 @@ class ReportSql(ReportReads):
             found = tx.all(sql + f" GROUP BY {scope.by}r.key", params)
         return [(int(i), key, int(n)) for i, key, n in found]
 
+    def _reach_linked(self, app_id: int, dim: str, i: int, whole: _Whole,
+                      keys: Sequence[str] | None) -> list[tuple[int, str, int]]:
+        """One interval: its people from the links of its run of days, plus those of its
+        edges (slots) with no day row in the run."""
+        (a, b), slots = whole
+        with self._read() as tx:
+            found = _linked(tx, app_id, (dim,), keys, a, b)
+            if slots:
+                cond, params = "r.app_id = ? AND r.dim = ?", [app_id, dim]
+                if keys is not None:
+                    cond += f" AND r.key IN (SELECT u.value FROM {tx.values})"
+                    params.append(dumps(list(keys)))
+                source, bound = _arms("report_reach", "r", cond, params, slots)
+                for key, n in tx.all(
+                        "SELECT s.key, COUNT(*) FROM (SELECT DISTINCT r.key AS key,"
+                        f" r.visitor_id AS vid FROM {source}) AS s WHERE NOT EXISTS (SELECT 1"
+                        " FROM report_reach d WHERE d.visitor_id = s.vid AND d.app_id = ?"
+                        " AND d.dim = ? AND d.key = s.key AND d.grain = 1 AND d.bucket >= ?"
+                        " AND d.bucket < ?) GROUP BY s.key", (*bound, app_id, dim, a, b)):
+                    found[(dim, key)] = found.get((dim, key), 0) + int(n)
+        return [(i, key, n) for (_, key), n in found.items() if n]
+
     def report_active(self, app_id: int, pieces: Pieces) -> dict[int, tuple[int, int, int]]:
         if not pieces:
             return {}
+        out: dict[int, tuple[int, int, int]] = {}
+        linked: dict[int, tuple[int, int]] = {}  # intervals that are one run of days
+        rest: list[tuple[int, int, int, int]] = []
+        by_interval: dict[int, list[tuple[int, int, int, int]]] = {}
+        for piece in pieces:
+            by_interval.setdefault(piece[0], []).append(piece)
+        for i, mine in by_interval.items():
+            whole = _whole_days(mine)
+            if whole is not None and (not whole[1] or len(by_interval) == 1):
+                if whole[1]:
+                    out.update(self._active_linked(app_id, i, whole))
+                else:
+                    linked[i] = whole[0]
+            else:
+                rest.extend(mine)
+        if linked:
+            out.update(self._active_of_days(app_id, linked))
+        if rest:
+            out.update(self._active_scan(app_id, rest))
+        return {i: people for i, people in out.items() if people[0]}
+
+    def _active_linked(self, app_id: int, i: int, whole: _Whole
+                       ) -> dict[int, tuple[int, int, int]]:
+        """One interval of days and edges: the links, plus the people of the edges who
+        have no day row (or none with the flag) in the run of days."""
+        (a, b), slots = whole
+        with self._read() as tx:
+            found = _linked(tx, app_id, _PEOPLE, None, a, b)
+            source, bound = _arms("report_people", "p", "p.app_id = ?", (app_id,), slots)
+            row = tx.one(
+                "SELECT SUM(CASE WHEN x.d IS NULL THEN 1 ELSE 0 END),"
+                f" SUM(CASE WHEN (x.f & {VIEWED}) <> 0 AND (COALESCE(x.d, 0) & {VIEWED}) = 0"
+                " THEN 1 ELSE 0 END),"
+                f" SUM(CASE WHEN (x.f & {ADDED}) <> 0 AND (COALESCE(x.d, 0) & {ADDED}) = 0"
+                f" THEN 1 ELSE 0 END) FROM (SELECT s.f, (SELECT MAX(d.flags & {VIEWED})"
+                f" | MAX(d.flags & {ADDED}) FROM report_people d WHERE d.visitor_id = s.vid"
+                " AND d.app_id = ? AND d.grain = 1 AND d.bucket >= ? AND d.bucket < ?) AS d"
+                f" FROM (SELECT p.visitor_id AS vid, MAX(p.flags & {VIEWED})"
+                f" | MAX(p.flags & {ADDED}) AS f FROM {source} GROUP BY p.visitor_id) AS s)"
+                " AS x", (app_id, a, b, *bound))
+        extra = [int(v or 0) for v in row] if row else [0, 0, 0]
+        n = [found.get((dim, ""), 0) + extra[k] for k, dim in enumerate(_PEOPLE)]
+        return {i: (n[0], n[1], n[2])}
+
+    def _active_of_days(self, app_id: int, intervals: dict[int, tuple[int, int]]
+                        ) -> dict[int, tuple[int, int, int]]:
+        """Intervals that are each one run of days (a series by day, week or month):
+        their links, read once for all of them and summed here."""
+        ordered = sorted((a, b, i) for i, (a, b) in intervals.items())
+        starts = [a for a, _, _ in ordered]
+        with self._read() as tx:
+            found = tx.all(
+                "SELECT l.dim, l.day, l.prev, l.n FROM report_links l WHERE l.app_id = ?"
+                f" AND l.dim IN ({', '.join('?' * len(_PEOPLE))}) AND l.key = ''"
+                " AND l.day >= ? AND l.day < ?",
+                (app_id, *_PEOPLE, ordered[0][0], max(b for _, b, _ in ordered)))
+        sums: dict[int, list[int]] = {}
+        place = {dim: k for k, dim in enumerate(_PEOPLE)}
+        for dim, day, prev, n in found:
+            k = bisect_right(starts, int(day)) - 1
+            if k < 0:
+                continue
+            a, b, i = ordered[k]
+            if int(day) < b and int(prev) < a:
+                sums.setdefault(i, [0, 0, 0])[place[dim]] += int(n)
+        return {i: (v[0], v[1], v[2]) for i, v in sums.items()}
+
+    def _active_scan(self, app_id: int, pieces: Pieces) -> dict[int, tuple[int, int, int]]:
+        """Each person's rows of the pieces, read (intervals the links cannot answer)."""
         runs = _runs(pieces)
         if runs is not None and len({p[0] for p in pieces}) > 1:
             return self._active_per_bucket(app_id, pieces, runs)
@@ -205,6 +374,9 @@ class ReportSql(ReportReads):
     def report_people(self, app_id: int, pieces: Pieces) -> tuple[int, int]:
         if not pieces:
             return 0, 0
+        whole = _whole_days(pieces)
+        if whole is not None:
+            return self._people_linked(app_id, whole)
         with self._read() as tx:
             scope = _scope(tx, pieces, "report_people", "r", "r.app_id = ?", (app_id,))
             row = tx.one(
@@ -212,6 +384,22 @@ class ReportSql(ReportReads):
                 f" FROM {scope.source} WHERE {scope.where})"
                 " AS p LEFT JOIN visitors v ON v.id = p.visitor_id", scope.params)
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def _people_linked(self, app_id: int, whole: _Whole) -> tuple[int, int]:
+        (a, b), slots = whole
+        with self._read() as tx:
+            found = _linked(tx, app_id, ("any", "known"), None, a, b)
+            row = None
+            if slots:
+                source, bound = _arms("report_people", "p", "p.app_id = ?", (app_id,), slots)
+                row = tx.one(
+                    "SELECT COUNT(*), COUNT(v.visitor_uid) FROM (SELECT DISTINCT p.visitor_id"
+                    f" AS vid FROM {source}) AS s LEFT JOIN visitors v ON v.id = s.vid"
+                    " WHERE NOT EXISTS (SELECT 1 FROM report_people d WHERE d.visitor_id = s.vid"
+                    " AND d.app_id = ? AND d.grain = 1 AND d.bucket >= ? AND d.bucket < ?)",
+                    (*bound, app_id, a, b))
+        extra = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+        return found.get(("any", ""), 0) + extra[0], found.get(("known", ""), 0) + extra[1]
 
     def report_new_visitors(self, app_id: int, start: int, end: int) -> int:
         with self._read() as tx:
@@ -275,7 +463,17 @@ class ReportSql(ReportReads):
                 " ON p.app_id = ? AND p.product_id = u.value", (dumps(list(product_ids)), app_id))
         return {pid: name for pid, name in found if name is not None}
 
-    def report_visits(self, app_id: int, spans: Spans) -> dict[int, int]:
+    def report_visits(self, app_id: int, pieces: Pieces) -> dict[int, int]:
+        out: dict[int, int] = {}
+        days = [p for p in pieces if p[1] == 1]
+        for i, _, n, _ in self.report_counts(app_id, "visit", days) if days else ():
+            out[i] = out.get(i, 0) + n
+        for i, n in self._visits_scan(app_id, _slot_spans(pieces)).items():
+            out[i] = out.get(i, 0) + n
+        return {i: n for i, n in out.items() if n}
+
+    def _visits_scan(self, app_id: int, spans: Spans) -> dict[int, int]:
+        """Visits begun in each span, read from the visits."""
         if len(spans) == 1:
             i, start, end = spans[0]
             with self._read() as tx:
@@ -290,8 +488,44 @@ class ReportSql(ReportReads):
             out[i] = out.get(i, 0) + int(n)
         return out
 
-    def report_sources(self, app_id: int, start: int, end: int
+    def report_sources(self, app_id: int, start: int, end: int, pieces: Pieces
                        ) -> tuple[list[SourceRow], dict[str, int]]:
+        whole = _whole_days(pieces)
+        if whole is None:
+            return self._sources_scan(app_id, start, end)
+        (a, b), _ = whole
+        edges = _slot_spans(pieces)
+        seen: dict[str, list[int]] = {}
+        people: dict[str, int] = {}
+        with self._read() as tx:
+            for (_, key), n in _linked(tx, app_id, ("source",), None, a, b).items():
+                seen.setdefault(key, [0, 0])[1] += n
+            for (_, key), n in _linked(tx, app_id, ("channel",), None, a, b).items():
+                people[key] = people.get(key, 0) + n
+            found = tx.all("SELECT c.key, SUM(c.n) FROM report_counts c WHERE c.app_id = ?"
+                           " AND c.dim = 'visit' AND c.grain = 1 AND c.bucket >= ?"
+                           " AND c.bucket < ? GROUP BY c.key", (app_id, a, b))
+            for key, n in found:
+                seen.setdefault(key, [0, 0])[0] += int(n)
+            if edges:
+                run = (a * DAY_MS, b * DAY_MS)
+                for key, visits, fresh in _edge_visits(tx, app_id, edges, SOURCE_KEY, run):
+                    entry = seen.setdefault(key, [0, 0])
+                    entry[0] += visits
+                    entry[1] += fresh
+                for key, _, fresh in _edge_visits(tx, app_id, edges, "v.channel", run):
+                    people[key] = people.get(key, 0) + fresh
+            sold = {source_key(*r[:4]): (int(r[4]), int(r[5] or 0))
+                    for r in tx.all(_ORDERS_BY_SOURCE, (app_id, start, end))}
+        for key in sold:
+            seen.setdefault(key, [0, 0])
+        out = [SourceRow(*source_of_key(key), visits, visitors, *sold.get(key, (0, 0)))
+               for key, (visits, visitors) in seen.items() if visits or key in sold]
+        return out, {k: n for k, n in people.items() if n}
+
+    def _sources_scan(self, app_id: int, start: int, end: int
+                      ) -> tuple[list[SourceRow], dict[str, int]]:
+        """Every visit of the span, read (when its days are not one run)."""
         span = (app_id, start, end)
         group = "v.channel, v.referrer_domain, v.utm_source, v.utm_campaign"
         with self._read() as tx:
@@ -301,15 +535,7 @@ class ReportSql(ReportReads):
             people = dict(tx.all("SELECT v.channel, COUNT(DISTINCT v.visitor_id) FROM"
                                  " report_visits v WHERE v.app_id = ? AND v.started_at >= ?"
                                  " AND v.started_at < ? GROUP BY v.channel", span))
-            # The visit an order was placed in: the buyer's latest visit begun by then.
-            orders = tx.all(
-                f"SELECT {group}, COUNT(*), SUM(o.revenue) FROM orders o JOIN report_visits v"
-                " ON v.visitor_id = o.visitor_id AND v.started_at = (SELECT MAX(x.started_at)"
-                " FROM report_visits x WHERE x.visitor_id = o.visitor_id"
-                " AND x.started_at <= o.created_at)"
-                " WHERE o.app_id = ? AND o.created_at >= ? AND o.created_at < ?"
-                f" AND {NOT_CANCELLED}"
-                f" GROUP BY {group}", span)
+            orders = tx.all(_ORDERS_BY_SOURCE, span)
         sold = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5] or 0)) for r in orders}
         seen = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5])) for r in visits}
         for key in sold:
@@ -318,12 +544,20 @@ class ReportSql(ReportReads):
                for key, (visits_, people_) in seen.items()]
         return out, {str(k): int(v) for k, v in people.items()}
 
-    def report_entries(self, app_id: int, start: int, end: int) -> dict[str, int]:
-        with self._read() as tx:
-            found = tx.all("SELECT entry_path, COUNT(*) FROM report_visits WHERE app_id = ?"
-                           " AND started_at >= ? AND started_at < ? AND entry_path IS NOT NULL"
-                           " GROUP BY entry_path", (app_id, start, end))
-        return {path: int(n) for path, n in found}
+    def report_entries(self, app_id: int, pieces: Pieces) -> dict[str, int]:
+        out: dict[str, int] = {}
+        days = [p for p in pieces if p[1] == 1]
+        for _, path, n, _ in self.report_counts(app_id, "entry", days) if days else ():
+            out[path] = out.get(path, 0) + n
+        spans = _slot_spans(pieces)
+        if spans:
+            with self._read() as tx:
+                source, bound = _visit_arms(app_id, spans)
+                for path, n in tx.all(f"SELECT v.entry_path, COUNT(*) FROM {source}"
+                                      " WHERE v.entry_path IS NOT NULL GROUP BY v.entry_path",
+                                      bound):
+                    out[path] = out.get(path, 0) + int(n)
+        return {path: n for path, n in out.items() if n}
 
     def report_event_keys(self, app_id: int) -> set[str]:
         with self._read() as tx:

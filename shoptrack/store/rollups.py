@@ -30,6 +30,7 @@ from shoptrack.money import to_units
 from shoptrack.properties import EVENT_TYPES
 from shoptrack.protocol import Event
 from shoptrack.store import days
+from shoptrack.store.chains import Links
 from shoptrack.store.contract import AppSettings
 from shoptrack.store.order_lines import refresh_lines
 from shoptrack.store.tx import Tx, dumps, with_ids
@@ -158,6 +159,7 @@ class Rollups:
         self.earliest: dict[int, int] = {}  # app -> the earliest slot of this batch
         self.gaps: dict[int, int] = {}  # app -> visit_gap in ms
         self.visits = Visits(tx, self._gap_ms, created)
+        self.links = Links(tx)
 
     # -- preparation -----------------------------------------------------------------
     def prefetch(self, app_ids: Iterable[int], visitor_ids: Iterable[int]) -> None:
@@ -261,6 +263,9 @@ class Rollups:
         the shortest time (PostgreSQL: rows sorted, so batches never deadlock on them)."""
         tx = self.tx
         late = any(self._summed(app, slot) for app, slot in self.earliest.items())
+        # People with a day row written late: their chains of days change (chains.py).
+        relinked = self._late_visitors() if late else set()
+        self.links.take(relinked, -1)
         if self.people:
             if late:
                 self._late_people()
@@ -272,6 +277,7 @@ class Rollups:
             tx.send(INSERT_REACH.format(rows=tx.rows(REACH_COLUMNS)), (dumps(rows),))
             self.reach.clear()
         self.visits.flush()
+        self.links.take(relinked, 1)
         if not final:
             return
         if self.orders:
@@ -281,6 +287,10 @@ class Rollups:
             tx.send(UPSERT_NAMES.format(rows=tx.rows(NAME_COLUMNS), kept=self.kept), (dumps(
                 [[app, pid, name, at] for (app, pid), (at, name) in sorted(self.names.items())]),))
             self.names.clear()
+        self.links.flush()
+        for key, n in self.links.counts.items():  # the visits' day counts
+            self.counts.setdefault(key, [0, 0])[0] += n
+        self.links.counts.clear()
         if self.counts:
             if late:
                 self._late_counts()
@@ -298,6 +308,13 @@ class Rollups:
 
     def _summed(self, app: int, slot: int) -> bool:
         return slot // days.SLOTS_PER_DAY <= self.upto.get(app, days.NONE_YET)
+
+    def _late_visitors(self) -> set[int]:
+        """The people of this batch's rows on days already summed."""
+        return ({vid for (app, grain, slot, vid) in self.people
+                 if grain == 0 and self._summed(app, slot)}
+                | {vid for app, _, _, grain, slot, vid in self.reach
+                   if grain == 0 and self._summed(app, slot)})
 
     def _late_people(self) -> None:
         """Day rows for people seen on a day already summed (an event older than the
@@ -331,6 +348,7 @@ class Rollups:
         rows move, and the person's visits are derived again from all their events."""
         tx = self.tx
         self.flush(final=False)
+        self.links.take((source, target), -1)
         tx.send("INSERT INTO report_people (app_id, grain, bucket, visitor_id, flags)"
                 " SELECT app_id, grain, bucket, ?, flags FROM report_people WHERE visitor_id = ?"
                 " ON CONFLICT (app_id, grain, bucket, visitor_id) DO UPDATE"
@@ -343,6 +361,11 @@ class Rollups:
         row = tx.one("SELECT app_id FROM visitors WHERE id = ?", (target,))
         if row is not None:
             self.visits.recompute(int(row[0]), target, also=(source,))
+        self.links.take((target,), 1)
+
+    def identified(self, visitor_id: int) -> None:
+        """A guest's profile got its visitor uid: its days count among the identified."""
+        self.links.take((visitor_id,), 1, frozenset({"known"}))
 
     def erase(self, visitor_id: int) -> None:
         """Take an erased person's events out of every rollup (before they are deleted)."""
@@ -350,6 +373,7 @@ class Rollups:
         for row in tx.all(f"SELECT {EVENT_COLUMNS} FROM events WHERE visitor_id = ?",
                           (visitor_id,)):
             self.add(fact_of_row(row), sign=-1)
+        self.links.take((visitor_id,), -1)
         tx.send("DELETE FROM report_people WHERE visitor_id = ?", (visitor_id,))
         tx.send("DELETE FROM report_reach WHERE visitor_id = ?", (visitor_id,))
         tx.send("DELETE FROM report_visits WHERE visitor_id = ?", (visitor_id,))

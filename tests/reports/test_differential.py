@@ -594,6 +594,51 @@ def set_zone(store: Store, app: App, zone: str) -> App:
     return fresh
 
 
+Link = tuple[int, str, str, int, int]
+
+
+def stored_links(store: Store) -> dict[Link, int]:
+    """``report_links`` as stored (rows whose count went back to 0 are no links)."""
+    with store._read() as tx:  # the rows themselves, not a report
+        rows = tx.all("SELECT app_id, dim, key, day, prev, n FROM report_links")
+    return {(int(a), d, k, int(day), int(prev)): int(n) for a, d, k, day, prev, n in rows
+            if int(n)}
+
+
+def links_of_days(store: Store) -> dict[Link, int]:
+    """The links the day rows (and the visits of summed days) stand for, computed here
+    from scratch: per person and dimension, their sorted days, each linked to the one
+    before (-1 for the first)."""
+    chains: dict[tuple[int, int, str, str], set[int]] = {}
+    with store._read() as tx:
+        known = {int(r[0]) for r in tx.all("SELECT id FROM visitors"
+                                           " WHERE visitor_uid IS NOT NULL")}
+        for app, day, vid, flags in tx.all("SELECT app_id, bucket, visitor_id, flags"
+                                           " FROM report_people WHERE grain = 1"):
+            dims = ["any"] + (["known"] if int(vid) in known else [])
+            dims += (["view"] if int(flags) & 1 else []) + (["add"] if int(flags) & 2 else [])
+            for dim in dims:
+                chains.setdefault((int(vid), int(app), dim, ""), set()).add(int(day))
+        for app, dim, key, day, vid in tx.all("SELECT app_id, dim, key, bucket, visitor_id"
+                                              " FROM report_reach WHERE grain = 1"):
+            chains.setdefault((int(vid), int(app), dim, key), set()).add(int(day))
+        summed = dict(tx.all("SELECT app_id, upto FROM report_days"))
+        for app, vid, started, *source in tx.all(
+                "SELECT app_id, visitor_id, started_at, channel, referrer_domain, utm_source,"
+                " utm_campaign FROM report_visits"):
+            day = int(started) // 86_400_000
+            if day <= int(summed.get(app, -1)):
+                key = "\x1f".join(part or "" for part in source)
+                chains.setdefault((int(vid), int(app), "source", key), set()).add(day)
+                chains.setdefault((int(vid), int(app), "channel", source[0]), set()).add(day)
+    out: dict[Link, int] = {}
+    for (_, app, dim, key), days in chains.items():
+        ordered = sorted(days)
+        for day, prev in zip(ordered, [-1, *ordered[:-1]], strict=True):
+            out[(app, dim, key, day, prev)] = out.get((app, dim, key, day, prev), 0) + 1
+    return out
+
+
 def check(database: Callable[[], str], stream: Stream, record: bool = True) -> None:
     store = open_store(database())
     try:
@@ -621,9 +666,11 @@ def check(database: Callable[[], str], stream: Stream, record: bool = True) -> N
         got = answers(store, app, now)
         for name in want:
             assert got[name] == want[name], name
+        assert stored_links(store) == links_of_days(store), "links of the incremental days"
         rebuild_all(store, app.id)
         again = answers(store, app, now)
         assert again == got, "after reports rebuild"
+        assert stored_links(store) == links_of_days(store), "links after the rebuild"
     finally:
         store.close()
 

@@ -19,13 +19,9 @@ events, so that ``reports rebuild`` leaves the rollups of those days as they
 are (:mod:`shoptrack.store.rebuild`).  ``visitors_cart_updated`` indexes the
 visitors who have had a cart by when it last changed (the abandoned-carts report).
 
-Then the rebuilds migration 0006 registered (a database of the first round,
-upgraded past 0006 just now) run to their end, in this migration's
-transaction, with today's :mod:`shoptrack.store.rebuild`.  A later migration
-that changes what the rebuild writes takes this step over.
+The rebuilds migration 0006 registered (a database of the first round) are run
+to their end by the last migration whose tables the rebuild writes (0013).
 """
-
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -72,7 +68,6 @@ def upgrade() -> None:
         sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("before_ms", sa.BigInteger, nullable=False),
     )
-    _finish_rebuilds()
 
 
 def _counts_without_rowid() -> None:
@@ -96,23 +91,3 @@ def _counts_without_rowid() -> None:
                " SELECT app_id, dim, grain, bucket, key, n, qty FROM report_counts")
     op.drop_table("report_counts")
     op.rename_table("report_counts_0010", "report_counts")
-
-
-def _finish_rebuilds() -> None:
-    from shoptrack.store import rebuild
-
-    bind = op.get_bind()
-    raw: Any = bind.connection.dbapi_connection
-    tx: Any
-    if bind.dialect.name == "postgresql":
-        from shoptrack.store.postgres import PostgresTx
-
-        tx = PostgresTx(raw.cursor())
-    else:
-        from shoptrack.store.sqlite import SQLiteTx
-
-        tx = SQLiteTx(raw)
-    for (app_id,) in bind.execute(sa.text("SELECT app_id FROM report_rebuilds"
-                                          " ORDER BY app_id")).fetchall():
-        while not rebuild.step(tx, int(app_id)).finished:
-            pass
