@@ -58,7 +58,8 @@ def begin(tx: Tx, app_id: int, since: int | None = None) -> None:
     upto = int(row[0]) if row and row[0] is not None else 0
     for table in ("report_counts", "report_people", "report_reach"):
         tx.run(f"DELETE FROM {table} WHERE app_id = ? AND ((grain = 0 AND bucket >= ?)"
-               " OR (grain = 1 AND bucket >= ?))", (app_id, start // SLOT_MS, start // DAY_MS))
+               " OR (grain = 1 AND bucket >= ?) OR (grain = 2 AND bucket >= ?))",
+               (app_id, start // SLOT_MS, start // DAY_MS, start // DAY_MS // days.BLOCK_DAYS))
     chains.clear_from(tx, app_id, start // DAY_MS)
     tx.run("DELETE FROM report_visits WHERE app_id = ? AND started_at >= ?", (app_id, start))
     # A visit begun before the cut goes on as it stood then.

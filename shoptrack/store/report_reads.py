@@ -6,7 +6,8 @@ Ranges cross this contract in two forms, both in UTC and decided by
 * :data:`Spans`: ``(i, start_ms, end_ms)``, half-open, for what is read from
   rows that carry a time (orders, visits, carts, profiles);
 * :data:`Pieces`: ``(i, grain, lo, hi)``, half-open bucket ranges of the
-  rollups (grain 0: 15-minute slots, grain 1: UTC days), several pieces per
+  rollups (grain 0: 15-minute slots, grain 1: UTC days; the counts also have grain 2,
+  blocks of 16 days, which the reads use on their own), several pieces per
   interval ``i``.  Distinct counts are taken over all pieces of one ``i``
   together, so a person active in two pieces counts once.
 

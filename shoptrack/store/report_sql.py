@@ -13,7 +13,7 @@ import orjson
 from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
 from shoptrack.store.chains import SOURCE_KEY, source_key, source_of_key
-from shoptrack.store.days import DAY_MS, SLOT_MS
+from shoptrack.store.days import BLOCK_DAYS, DAY_MS, SLOT_MS
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -156,6 +156,24 @@ def _edge_visits(tx: Tx, app_id: int, spans: Spans, key: str, run: tuple[int, in
     return [(k, n, fresh.get(k, 0)) for k, n in visits.items()]
 
 
+def _with_blocks(pieces: Pieces) -> list[tuple[int, int, int, int]]:
+    """The runs of days as whole blocks of days (grain 2, summed once their days all are:
+    every day of the pieces is) and the days around them."""
+    out: list[tuple[int, int, int, int]] = []
+    size = BLOCK_DAYS
+    for i, grain, lo, hi in pieces:
+        first, last = -(-lo // size), hi // size
+        if grain != 1 or first >= last:
+            out.append((i, grain, lo, hi))
+            continue
+        out.append((i, 2, first, last))
+        if lo < first * size:
+            out.append((i, 1, lo, first * size))
+        if last * size < hi:
+            out.append((i, 1, last * size, hi))
+    return out
+
+
 def _interval_of(pieces: Pieces) -> dict[tuple[int, int], int]:
     """``(grain, bucket) -> i`` for every bucket of the pieces."""
     return {(grain, b): i for i, grain, lo, hi in pieces for b in range(lo, hi)}
@@ -185,6 +203,7 @@ class ReportSql(ReportReads):
                       ) -> list[tuple[int, str, int, int]]:
         if not pieces:
             return []
+        pieces = _with_blocks(pieces)
         runs = _runs(pieces)
         if runs is not None and len({p[0] for p in pieces}) > 1:
             return self._counts_per_bucket(app_id, dim, pieces, runs)

@@ -294,6 +294,7 @@ class Rollups:
         if self.counts:
             if late:
                 self._late_counts()
+            self._block_counts()
             count_rows = [[*key, n, qty] for key, (n, qty) in sorted(self.counts.items())
                           if n or qty]
             self.counts.clear()
@@ -331,6 +332,18 @@ class Rollups:
         return {(app, dim, key, 1, slot // days.SLOTS_PER_DAY, vid)
                 for app, dim, key, grain, slot, vid in self.reach
                 if grain == 0 and self._summed(app, slot)}
+
+    def _block_counts(self) -> None:
+        """A day's count that changes in a summed block (grain 2) changes it too."""
+        changed = [(key, entry) for key, entry in self.counts.items() if key[2] == 1]
+        for (app, dim, _, day, name), (n, qty) in changed:
+            if app not in self.upto:
+                self.prefetch([app], ())
+            if days.block_summed(day, self.upto.get(app, days.NONE_YET)):
+                entry = self.counts.setdefault(
+                    (app, dim, 2, day // days.BLOCK_DAYS, name), [0, 0])
+                entry[0] += n
+                entry[1] += qty
 
     def _late_counts(self) -> None:
         """The same for counts: a slot of a summed day counts in its day too."""

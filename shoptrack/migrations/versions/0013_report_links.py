@@ -7,7 +7,9 @@ Revises: 0012
 every person's chain of active UTC days (:mod:`shoptrack.store.chains`): a
 report counts the people of a run of days from a few thousand such rows instead
 of one row per person and day.  It is filled here from the day rows already
-stored, with today's :mod:`shoptrack.store.chains`.
+stored, with today's :mod:`shoptrack.store.chains`, and so are the counts of
+the visits per day (by source and entry page) and of blocks of 16 days
+(``report_counts`` grain 2, :mod:`shoptrack.store.days`).
 
 The people tables' visitor indexes become ``(visitor_id, app_id, ...)`` (with
 ``flags`` last in ``report_people``'s, so that a look-up never reads the table):
@@ -53,7 +55,7 @@ def _link_and_rebuild() -> None:
     transaction, with today's :mod:`shoptrack.store.rebuild` (which links the days
     it sums).  A later migration that changes what the rebuild writes takes this
     step over."""
-    from shoptrack.store import chains, rebuild
+    from shoptrack.store import chains, days, rebuild
 
     bind = op.get_bind()
     raw: Any = bind.connection.dbapi_connection
@@ -70,6 +72,7 @@ def _link_and_rebuild() -> None:
             "SELECT d.app_id, d.upto FROM report_days d WHERE NOT EXISTS (SELECT 1 FROM"
             " report_rebuilds r WHERE r.app_id = d.app_id) ORDER BY d.app_id")).fetchall():
         chains.link_days(tx, int(app_id), 0, int(upto) + 1)
+        days.sum_blocks(tx, int(app_id), 0, (int(upto) + 1) // days.BLOCK_DAYS)
     for (app_id,) in bind.execute(sa.text("SELECT app_id FROM report_rebuilds"
                                           " ORDER BY app_id")).fetchall():
         while not rebuild.step(tx, int(app_id)).finished:
