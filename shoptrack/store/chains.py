@@ -55,15 +55,28 @@ _LINK_PEOPLE = (
     " GROUP BY x.bucket, x.prev"
     " ON CONFLICT (app_id, dim, key, day, prev) DO UPDATE SET n = report_links.n + excluded.n"
 )
+# Keyed: over a few days (a day summed), each new day row's person's rows looked up by
+# the one-column visitor index (their latest earlier day of the key picked out here);
+# over many (a rebuild, a migration), every day row before ``hi`` in one sorted pass.
 _LINK_KEYED = (
     "INSERT INTO report_links (app_id, dim, key, day, prev, n) SELECT ?, ?, x.key, x.bucket,"
-    " x.prev, COUNT(*) FROM (SELECT r.key, r.bucket, COALESCE((SELECT MAX(q.bucket)"
-    " FROM report_reach q WHERE q.visitor_id = r.visitor_id AND q.app_id = r.app_id"
-    " AND q.dim = r.dim AND q.key = r.key AND q.grain = 1 AND q.bucket < r.bucket), -1)"
-    " AS prev FROM report_reach r WHERE r.app_id = ? AND r.dim = ? AND r.grain = 1"
-    " AND r.bucket >= ? AND r.bucket < ?) AS x GROUP BY x.key, x.bucket, x.prev"
+    " x.prev, COUNT(*) FROM (SELECT r.key, r.bucket, COALESCE((SELECT MAX(CASE WHEN"
+    " q.app_id = r.app_id AND q.dim = r.dim AND q.key = r.key AND q.grain = 1"
+    " AND q.bucket < r.bucket THEN q.bucket END) FROM report_reach q"
+    " WHERE q.visitor_id = r.visitor_id), -1) AS prev FROM report_reach r WHERE r.app_id = ?"
+    " AND r.dim = ? AND r.grain = 1 AND r.bucket >= ? AND r.bucket < ?) AS x"
+    " GROUP BY x.key, x.bucket, x.prev"
     " ON CONFLICT (app_id, dim, key, day, prev) DO UPDATE SET n = report_links.n + excluded.n"
 )
+_LINK_KEYED_ALL = (
+    "INSERT INTO report_links (app_id, dim, key, day, prev, n) SELECT ?, ?, x.key, x.bucket,"
+    " x.prev, COUNT(*) FROM (SELECT r.key, r.bucket, LAG(r.bucket, 1, -1) OVER (PARTITION BY"
+    " r.visitor_id, r.key ORDER BY r.bucket) AS prev FROM report_reach r WHERE r.app_id = ?"
+    " AND r.dim = ? AND r.grain = 1 AND r.bucket < ?) AS x WHERE x.bucket >= ?"
+    " GROUP BY x.key, x.bucket, x.prev"
+    " ON CONFLICT (app_id, dim, key, day, prev) DO UPDATE SET n = report_links.n + excluded.n"
+)
+FEW_DAYS = 7  # up to this many days at once: _LINK_KEYED, else _LINK_KEYED_ALL
 _KNOWN = ("EXISTS (SELECT 1 FROM visitors v WHERE v.id = p.visitor_id"
           " AND v.visitor_uid IS NOT NULL)")
 # dimension -> (condition on the new day row p, condition on the earlier day row q)
@@ -132,7 +145,10 @@ def link_days(tx: Tx, app_id: int, lo: int, hi: int) -> None:
     for dim, (p, q) in _PEOPLE_CONDITIONS.items():
         tx.run(_LINK_PEOPLE.format(p=p, q=q), (app_id, dim, app_id, lo, hi))
     for dim in KEYED_DIMS:
-        tx.run(_LINK_KEYED, (app_id, dim, app_id, dim, lo, hi))
+        if hi - lo <= FEW_DAYS:
+            tx.run(_LINK_KEYED, (app_id, dim, app_id, dim, lo, hi))
+        else:
+            tx.run(_LINK_KEYED_ALL, (app_id, dim, app_id, dim, hi, lo))
     span = (app_id, lo * DAY_MS, hi * DAY_MS)
     for dim, key in _VISIT_KEYS.items():
         tx.run(_LINK_VISITS.format(kv=key, kw=key.replace("v.", "w.")), (app_id, dim, *span))

@@ -273,11 +273,13 @@ class ReportSql(ReportReads):
                     params.append(dumps(list(keys)))
                 source, bound = _arms("report_reach", "r", cond, params, slots)
                 for key, n in tx.all(
+                        # The person's rows by the one-column visitor index (chains.py).
                         "SELECT s.key, COUNT(*) FROM (SELECT DISTINCT r.key AS key,"
-                        f" r.visitor_id AS vid FROM {source}) AS s WHERE NOT EXISTS (SELECT 1"
-                        " FROM report_reach d WHERE d.visitor_id = s.vid AND d.app_id = ?"
-                        " AND d.dim = ? AND d.key = s.key AND d.grain = 1 AND d.bucket >= ?"
-                        " AND d.bucket < ?) GROUP BY s.key", (*bound, app_id, dim, a, b)):
+                        f" r.visitor_id AS vid FROM {source}) AS s WHERE (SELECT MAX(CASE"
+                        " WHEN d.app_id = ? AND d.dim = ? AND d.key = s.key AND d.grain = 1"
+                        " AND d.bucket >= ? AND d.bucket < ? THEN 1 END) FROM report_reach d"
+                        " WHERE d.visitor_id = s.vid) IS NULL GROUP BY s.key",
+                        (*bound, app_id, dim, a, b)):
                     found[(dim, key)] = found.get((dim, key), 0) + int(n)
         return [(i, key, n) for (_, key), n in found.items() if n]
 
