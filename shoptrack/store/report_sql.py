@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
+from shoptrack.store import report_ranges as ranges
 from shoptrack.store.chains import SOURCE_KEY, source_key, source_of_key
-from shoptrack.store.days import BLOCK_DAYS, DAY_MS, SLOT_MS
+from shoptrack.store.days import DAY_MS, SLOT_MS
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -24,172 +24,6 @@ from shoptrack.store.report_reads import (
 )
 from shoptrack.store.rollups import ADDED, VIEWED
 from shoptrack.store.tx import Tx, dumps
-
-BUCKET_COLUMNS = (("i", "int"), ("g", "int"), ("b", "int"))
-NOT_CANCELLED = "o.state <> 'cancelled'"
-# The dimensions read from report_people: their place in report_active's answer.
-PEOPLE_DIMS = {"any": 0, "view": 1, "add": 2}
-MAX_RANGES = 8
-
-
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    """The rows of a rollup table (as alias ``a``) that match ``cond`` in the pieces, as
-    SQL: ``FROM {source} WHERE {where}`` with ``params``; ``i`` is a row's interval and
-    ``by`` what to put first in GROUP BY for the intervals (nothing: one interval)."""
-
-    source: str
-    where: str
-    params: tuple[Any, ...]
-    i: str
-    by: str
-
-
-def _scope(tx: Tx, pieces: Pieces, table: str, a: str, cond: str,
-           params: Sequence[Any]) -> _Scope:
-    """One interval in a few pieces (a whole range: days and two edges) is read as index
-    ranges, one arm of a UNION ALL each.  Many intervals are read as one row per bucket,
-    joined by equality on the primary key: both planners probe the index per bucket
-    (PostgreSQL scans the whole table for a join on ranges whose size it cannot know)."""
-    runs = _runs(pieces) if len({i for i, _, _, _ in pieces}) == 1 else None
-    if runs is not None:
-        source, bound = _arms(table, a, cond, params, runs)
-        return _Scope(source, "true", bound, str(int(pieces[0][0])), "")
-    buckets = [[i, grain, bucket] for i, grain, lo, hi in pieces for bucket in range(lo, hi)]
-    return _Scope(f"{tx.rows(BUCKET_COLUMNS)} JOIN {table} {a} ON {a}.grain = t.g"
-                  f" AND {a}.bucket = t.b", cond, (dumps(buckets), *params), "t.i", "t.i, ")
-
-
-def _runs(pieces: Pieces) -> list[tuple[int, int, int]] | None:
-    """The pieces' buckets as ``(grain, lo, hi)`` runs (adjacent pieces of one grain
-    joined); None when they make more than :data:`MAX_RANGES` runs."""
-    runs: list[list[int]] = []
-    for _, grain, lo, hi in sorted(pieces, key=lambda p: (p[1], p[2])):
-        if runs and runs[-1][0] == grain and runs[-1][2] == lo:
-            runs[-1][2] = hi
-        else:
-            runs.append([grain, lo, hi])
-    return None if len(runs) > MAX_RANGES else [(g, lo, hi) for g, lo, hi in runs]
-
-
-def _arms(table: str, a: str, cond: str, params: Sequence[Any],
-          runs: Sequence[tuple[int, int, int]]) -> tuple[str, tuple[Any, ...]]:
-    """``FROM`` the rows of ``table`` matching ``cond`` in these runs: one index range per
-    run, as the arms of a UNION ALL (an OR of ranges would make SQLite scan them all)."""
-    arm = (f"SELECT * FROM {table} {a} WHERE {cond} AND {a}.grain = ? AND {a}.bucket >= ?"
-           f" AND {a}.bucket < ?")
-    return (f"({' UNION ALL '.join([arm] * len(runs))}) AS {a}",
-            tuple(v for grain, lo, hi in runs for v in (*params, grain, lo, hi)))
-
-
-_Whole = tuple[tuple[int, int], list[tuple[int, int, int]]]
-_PEOPLE = ("any", "view", "add")  # report_active's answer, in order
-
-
-def _whole_days(pieces: Pieces) -> _Whole | None:
-    """Pieces (of one interval, or taken as one) as one run of UTC days ``[a, b)`` and
-    the runs of slots around it (``(0, lo, hi)``, as :func:`_runs`); None when their days
-    are not one run (the links count the people of one run of days, chains.py)."""
-    runs = _runs(pieces)
-    if runs is None:
-        return None
-    days = [(lo, hi) for grain, lo, hi in runs if grain == 1]
-    if len(days) != 1:
-        return None
-    return days[0], [run for run in runs if run[0] == 0]
-
-
-def _linked(tx: Tx, app_id: int, dims: Sequence[str], keys: Sequence[str] | None,
-            a: int, b: int) -> dict[tuple[str, str], int]:
-    """``(dim, key) -> people`` active on the days ``[a, b)``: the links whose day is in
-    the run and whose previous day is before it (:mod:`shoptrack.store.chains`)."""
-    sql = ("SELECT l.dim, l.key, SUM(l.n) FROM report_links l WHERE l.app_id = ?"
-           f" AND l.dim IN ({', '.join('?' * len(dims))}) AND l.day >= ? AND l.day < ?"
-           " AND l.prev < ?")
-    params: list[Any] = [app_id, *dims, a, b, a]
-    if keys is not None:
-        sql += f" AND l.key IN (SELECT u.value FROM {tx.values})"
-        params.append(dumps(list(keys)))
-    elif all(dim in _PEOPLE or dim == "known" for dim in dims):
-        sql += " AND l.key = ''"
-    return {(dim, key): int(n) for dim, key, n in tx.all(sql + " GROUP BY l.dim, l.key",
-                                                         params)}
-
-
-GROUP_SOURCE = "v.channel, v.referrer_domain, v.utm_source, v.utm_campaign"
-# The visit an order was placed in: the buyer's latest visit begun by then.
-_ORDERS_BY_SOURCE = (
-    f"SELECT {GROUP_SOURCE}, COUNT(*), SUM(o.revenue) FROM orders o JOIN report_visits v"
-    " ON v.visitor_id = o.visitor_id AND v.started_at = (SELECT MAX(x.started_at)"
-    " FROM report_visits x WHERE x.visitor_id = o.visitor_id"
-    " AND x.started_at <= o.created_at)"
-    " WHERE o.app_id = ? AND o.created_at >= ? AND o.created_at < ?"
-    f" AND {NOT_CANCELLED} GROUP BY {GROUP_SOURCE}"
-)
-
-
-def _slot_spans(pieces: Pieces) -> list[tuple[int, int, int]]:
-    """The pieces of slots as spans of time ``(i, start_ms, end_ms)``."""
-    return [(i, lo * SLOT_MS, hi * SLOT_MS) for i, grain, lo, hi in pieces if grain == 0]
-
-
-def _visit_arms(app_id: int, spans: Spans) -> tuple[str, tuple[Any, ...]]:
-    """``FROM`` the visits begun in these spans (alias ``v``), one index range each."""
-    arm = "SELECT * FROM report_visits v WHERE v.app_id = ? AND v.started_at >= ?" \
-          " AND v.started_at < ?"
-    return (f"({' UNION ALL '.join([arm] * len(spans))}) AS v",
-            tuple(x for _, start, end in spans for x in (app_id, start, end)))
-
-
-def _edge_visits(tx: Tx, app_id: int, spans: Spans, key: str, run: tuple[int, int]
-                 ) -> list[tuple[str, int, int]]:
-    """``(key, visits, people)`` of the visits begun in the edges ``spans``, people
-    only those with no visit of the same key begun in the run of days ``run`` (ms)."""
-    source, bound = _visit_arms(app_id, spans)
-    visits = {k: int(n) for k, n in tx.all(
-        f"SELECT {key}, COUNT(*) FROM {source} GROUP BY {key}", bound)}
-    fresh = {k: int(n) for k, n in tx.all(
-        f"SELECT y.key, COUNT(*) FROM (SELECT DISTINCT v.visitor_id AS vid, {key} AS key"
-        f" FROM {source}) AS y WHERE NOT EXISTS (SELECT 1 FROM report_visits w"
-        " WHERE w.visitor_id = y.vid AND w.started_at >= ? AND w.started_at < ?"
-        f" AND {key.replace('v.', 'w.')} = y.key) GROUP BY y.key", (*bound, *run))}
-    return [(k, n, fresh.get(k, 0)) for k, n in visits.items()]
-
-
-def _with_blocks(pieces: Pieces) -> list[tuple[int, int, int, int]]:
-    """The runs of days as whole blocks of days (grain 2, summed once their days all are:
-    every day of the pieces is) and the days around them."""
-    out: list[tuple[int, int, int, int]] = []
-    size = BLOCK_DAYS
-    for i, grain, lo, hi in pieces:
-        first, last = -(-lo // size), hi // size
-        if grain != 1 or first >= last:
-            out.append((i, grain, lo, hi))
-            continue
-        out.append((i, 2, first, last))
-        if lo < first * size:
-            out.append((i, 1, lo, first * size))
-        if last * size < hi:
-            out.append((i, 1, last * size, hi))
-    return out
-
-
-def _interval_of(pieces: Pieces) -> dict[tuple[int, int], int]:
-    """``(grain, bucket) -> i`` for every bucket of the pieces."""
-    return {(grain, b): i for i, grain, lo, hi in pieces for b in range(lo, hi)}
-
-
-def _by_span(spans: Spans, rows: list[tuple[Any, ...]]
-             ) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """``(i, rest)`` for each ``(slot, *rest)`` row, ``i`` the span holding the slot (spans
-    begin and end on slot boundaries)."""
-    ordered = sorted(spans, key=lambda s: s[1])
-    starts = [start for _, start, _ in ordered]
-    for slot, *rest in rows:
-        at = int(slot) * SLOT_MS
-        k = bisect_right(starts, at) - 1
-        if k >= 0 and at < ordered[k][2]:
-            yield ordered[k][0], tuple(rest)
 
 
 class ReportSql(ReportReads):
@@ -203,12 +37,12 @@ class ReportSql(ReportReads):
                       ) -> list[tuple[int, str, int, int]]:
         if not pieces:
             return []
-        pieces = _with_blocks(pieces)
-        runs = _runs(pieces)
+        pieces = ranges.with_blocks(pieces)
+        runs = ranges.runs_of(pieces)
         if runs is not None and len({p[0] for p in pieces}) > 1:
             return self._counts_per_bucket(app_id, dim, pieces, runs)
         with self._read() as tx:
-            scope = _scope(tx, pieces, "report_counts", "c", "c.app_id = ? AND c.dim = ?",
+            scope = ranges.scope(tx, pieces, "report_counts", "c", "c.app_id = ? AND c.dim = ?",
                            (app_id, dim))
             found = tx.all(
                 f"SELECT {scope.i}, c.key, SUM(c.n), SUM(c.qty) FROM {scope.source}"
@@ -223,10 +57,10 @@ class ReportSql(ReportReads):
         """Many intervals (a series) in few runs: the runs' rows, summed per interval
         here (a probe per bucket is ~35,000 probes for a year of slots)."""
         with self._read() as tx:
-            source, params = _arms("report_counts", "c", "c.app_id = ? AND c.dim = ?",
+            source, params = ranges.arms("report_counts", "c", "c.app_id = ? AND c.dim = ?",
                                    (app_id, dim), runs)
             found = tx.all(f"SELECT c.grain, c.bucket, c.key, c.n, c.qty FROM {source}", params)
-        interval = _interval_of(pieces)
+        interval = ranges.interval_of(pieces)
         sums: dict[tuple[int, str], list[int]] = {}
         for grain, bucket, key, n, qty in found:
             i = interval.get((int(grain), int(bucket)))
@@ -240,15 +74,15 @@ class ReportSql(ReportReads):
                      keys: Sequence[str] | None = None) -> list[tuple[int, str, int]]:
         if not pieces or keys == []:
             return []
-        if dim in PEOPLE_DIMS:
-            k = PEOPLE_DIMS[dim]
+        if dim in ranges.PEOPLE_DIMS:
+            k = ranges.PEOPLE_DIMS[dim]
             return [(i, "", people[k]) for i, people in self.report_active(app_id, pieces).items()
                     if people[k]]
-        whole = _whole_days(pieces)
+        whole = ranges.whole_days(pieces)
         if whole is not None and len({p[0] for p in pieces}) == 1:
             return self._reach_linked(app_id, dim, pieces[0][0], whole, keys)
         with self._read() as tx:
-            scope = _scope(tx, pieces, "report_reach", "r", "r.app_id = ? AND r.dim = ?",
+            scope = ranges.scope(tx, pieces, "report_reach", "r", "r.app_id = ? AND r.dim = ?",
                            (app_id, dim))
             sql = (f"SELECT {scope.i}, r.key, COUNT(DISTINCT r.visitor_id) FROM {scope.source}"
                    f" WHERE {scope.where}")
@@ -259,19 +93,19 @@ class ReportSql(ReportReads):
             found = tx.all(sql + f" GROUP BY {scope.by}r.key", params)
         return [(int(i), key, int(n)) for i, key, n in found]
 
-    def _reach_linked(self, app_id: int, dim: str, i: int, whole: _Whole,
+    def _reach_linked(self, app_id: int, dim: str, i: int, whole: ranges.Whole,
                       keys: Sequence[str] | None) -> list[tuple[int, str, int]]:
         """One interval: its people from the links of its run of days, plus those of its
         edges (slots) with no day row in the run."""
         (a, b), slots = whole
         with self._read() as tx:
-            found = _linked(tx, app_id, (dim,), keys, a, b)
+            found = ranges.linked(tx, app_id, (dim,), keys, a, b)
             if slots:
                 cond, params = "r.app_id = ? AND r.dim = ?", [app_id, dim]
                 if keys is not None:
                     cond += f" AND r.key IN (SELECT u.value FROM {tx.values})"
                     params.append(dumps(list(keys)))
-                source, bound = _arms("report_reach", "r", cond, params, slots)
+                source, bound = ranges.arms("report_reach", "r", cond, params, slots)
                 for key, n in tx.all(
                         # The person's rows by the one-column visitor index (chains.py).
                         "SELECT s.key, COUNT(*) FROM (SELECT DISTINCT r.key AS key,"
@@ -293,7 +127,7 @@ class ReportSql(ReportReads):
         for piece in pieces:
             by_interval.setdefault(piece[0], []).append(piece)
         for i, mine in by_interval.items():
-            whole = _whole_days(mine)
+            whole = ranges.whole_days(mine)
             if whole is not None and (not whole[1] or len(by_interval) == 1):
                 if whole[1]:
                     out.update(self._active_linked(app_id, i, whole))
@@ -307,14 +141,14 @@ class ReportSql(ReportReads):
             out.update(self._active_scan(app_id, rest))
         return {i: people for i, people in out.items() if people[0]}
 
-    def _active_linked(self, app_id: int, i: int, whole: _Whole
+    def _active_linked(self, app_id: int, i: int, whole: ranges.Whole
                        ) -> dict[int, tuple[int, int, int]]:
         """One interval of days and edges: the links, plus the people of the edges who
         have no day row (or none with the flag) in the run of days."""
         (a, b), slots = whole
         with self._read() as tx:
-            found = _linked(tx, app_id, _PEOPLE, None, a, b)
-            source, bound = _arms("report_people", "p", "p.app_id = ?", (app_id,), slots)
+            found = ranges.linked(tx, app_id, ranges.PEOPLE, None, a, b)
+            source, bound = ranges.arms("report_people", "p", "p.app_id = ?", (app_id,), slots)
             row = tx.one(
                 "SELECT SUM(CASE WHEN x.d IS NULL THEN 1 ELSE 0 END),"
                 f" SUM(CASE WHEN (x.f & {VIEWED}) <> 0 AND (COALESCE(x.d, 0) & {VIEWED}) = 0"
@@ -327,7 +161,7 @@ class ReportSql(ReportReads):
                 f" | MAX(p.flags & {ADDED}) AS f FROM {source} GROUP BY p.visitor_id) AS s)"
                 " AS x", (app_id, a, b, *bound))
         extra = [int(v or 0) for v in row] if row else [0, 0, 0]
-        n = [found.get((dim, ""), 0) + extra[k] for k, dim in enumerate(_PEOPLE)]
+        n = [found.get((dim, ""), 0) + extra[k] for k, dim in enumerate(ranges.PEOPLE)]
         return {i: (n[0], n[1], n[2])}
 
     def _active_of_days(self, app_id: int, intervals: dict[int, tuple[int, int]]
@@ -339,11 +173,11 @@ class ReportSql(ReportReads):
         with self._read() as tx:
             found = tx.all(
                 "SELECT l.dim, l.day, l.prev, l.n FROM report_links l WHERE l.app_id = ?"
-                f" AND l.dim IN ({', '.join('?' * len(_PEOPLE))}) AND l.key = ''"
+                f" AND l.dim IN ({', '.join('?' * len(ranges.PEOPLE))}) AND l.key = ''"
                 " AND l.day >= ? AND l.day < ?",
-                (app_id, *_PEOPLE, ordered[0][0], max(b for _, b, _ in ordered)))
+                (app_id, *ranges.PEOPLE, ordered[0][0], max(b for _, b, _ in ordered)))
         sums: dict[int, list[int]] = {}
-        place = {dim: k for k, dim in enumerate(_PEOPLE)}
+        place = {dim: k for k, dim in enumerate(ranges.PEOPLE)}
         for dim, day, prev, n in found:
             k = bisect_right(starts, int(day)) - 1
             if k < 0:
@@ -355,11 +189,11 @@ class ReportSql(ReportReads):
 
     def _active_scan(self, app_id: int, pieces: Pieces) -> dict[int, tuple[int, int, int]]:
         """Each person's rows of the pieces, read (intervals the links cannot answer)."""
-        runs = _runs(pieces)
+        runs = ranges.runs_of(pieces)
         if runs is not None and len({p[0] for p in pieces}) > 1:
             return self._active_per_bucket(app_id, pieces, runs)
         with self._read() as tx:
-            scope = _scope(tx, pieces, "report_people", "p", "p.app_id = ?", (app_id,))
+            scope = ranges.scope(tx, pieces, "report_people", "p", "p.app_id = ?", (app_id,))
             # One pass per person (one sort), not three COUNT(DISTINCT ...).
             found = tx.all(
                 f"SELECT i, COUNT(*), SUM(viewed), SUM(added) FROM (SELECT {scope.i} AS i,"
@@ -374,10 +208,10 @@ class ReportSql(ReportReads):
                            ) -> dict[int, tuple[int, int, int]]:
         """Many intervals in few runs: each person once per interval, counted here."""
         with self._read() as tx:
-            source, params = _arms("report_people", "p", "p.app_id = ?", (app_id,), runs)
+            source, params = ranges.arms("report_people", "p", "p.app_id = ?", (app_id,), runs)
             found = tx.all(f"SELECT p.grain, p.bucket, p.visitor_id, p.flags FROM {source}",
                            params)
-        interval = _interval_of(pieces)
+        interval = ranges.interval_of(pieces)
         people: dict[int, dict[int, int]] = {}
         for grain, bucket, visitor_id, flags in found:
             i = interval.get((int(grain), int(bucket)))
@@ -395,24 +229,24 @@ class ReportSql(ReportReads):
     def report_people(self, app_id: int, pieces: Pieces) -> tuple[int, int]:
         if not pieces:
             return 0, 0
-        whole = _whole_days(pieces)
+        whole = ranges.whole_days(pieces)
         if whole is not None:
             return self._people_linked(app_id, whole)
         with self._read() as tx:
-            scope = _scope(tx, pieces, "report_people", "r", "r.app_id = ?", (app_id,))
+            scope = ranges.scope(tx, pieces, "report_people", "r", "r.app_id = ?", (app_id,))
             row = tx.one(
                 "SELECT COUNT(*), COUNT(v.visitor_uid) FROM (SELECT DISTINCT r.visitor_id"
                 f" FROM {scope.source} WHERE {scope.where})"
                 " AS p LEFT JOIN visitors v ON v.id = p.visitor_id", scope.params)
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
-    def _people_linked(self, app_id: int, whole: _Whole) -> tuple[int, int]:
+    def _people_linked(self, app_id: int, whole: ranges.Whole) -> tuple[int, int]:
         (a, b), slots = whole
         with self._read() as tx:
-            found = _linked(tx, app_id, ("any", "known"), None, a, b)
+            found = ranges.linked(tx, app_id, ("any", "known"), None, a, b)
             row = None
             if slots:
-                source, bound = _arms("report_people", "p", "p.app_id = ?", (app_id,), slots)
+                source, bound = ranges.arms("report_people", "p", "p.app_id = ?", (app_id,), slots)
                 row = tx.one(
                     "SELECT COUNT(*), COUNT(v.visitor_uid) FROM (SELECT DISTINCT p.visitor_id"
                     f" AS vid FROM {source}) AS s LEFT JOIN visitors v ON v.id = s.vid"
@@ -429,20 +263,20 @@ class ReportSql(ReportReads):
         return int(row[0]) if row else 0
 
     def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
-        totals = f"""SUM(CASE WHEN {NOT_CANCELLED} THEN 1 ELSE 0 END),
-            SUM(CASE WHEN {NOT_CANCELLED} THEN o.revenue ELSE 0 END),
-            SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE 1 END),
-            SUM(CASE WHEN {NOT_CANCELLED} THEN 0 ELSE o.revenue END)"""
+        totals = f"""SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 1 ELSE 0 END),
+            SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN o.revenue ELSE 0 END),
+            SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 0 ELSE 1 END),
+            SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 0 ELSE o.revenue END)"""
         if len(spans) == 1:
             i, start, end = spans[0]
             with self._read() as tx:
-                row = tx.one(f"SELECT {totals}, COUNT(DISTINCT CASE WHEN {NOT_CANCELLED}"
+                row = tx.one(f"SELECT {totals}, COUNT(DISTINCT CASE WHEN {ranges.NOT_CANCELLED}"
                              " THEN o.visitor_id END) FROM orders o WHERE o.app_id = ?"
                              " AND o.created_at >= ? AND o.created_at < ?", (app_id, start, end))
             return {} if row is None or row[0] is None else {
                 i: OrderTotals(*(int(v or 0) for v in row))}
         out: dict[int, list[int]] = {}
-        for i, slot_totals in _by_span(spans, self._per_slot(
+        for i, slot_totals in ranges.by_span(spans, self._per_slot(
                 f"SELECT o.created_at / {SLOT_MS}, {totals} FROM orders o WHERE o.app_id = ?"
                 " AND o.created_at >= ? AND o.created_at < ?"
                 f" GROUP BY o.created_at / {SLOT_MS}", app_id, spans)):
@@ -489,7 +323,7 @@ class ReportSql(ReportReads):
         days = [p for p in pieces if p[1] == 1]
         for i, _, n, _ in self.report_counts(app_id, "visit", days) if days else ():
             out[i] = out.get(i, 0) + n
-        for i, n in self._visits_scan(app_id, _slot_spans(pieces)).items():
+        for i, n in self._visits_scan(app_id, ranges.slot_spans(pieces)).items():
             out[i] = out.get(i, 0) + n
         return {i: n for i, n in out.items() if n}
 
@@ -502,7 +336,7 @@ class ReportSql(ReportReads):
                              " AND started_at >= ? AND started_at < ?", (app_id, start, end))
             return {i: int(row[0])} if row and row[0] else {}
         out: dict[int, int] = {}
-        for i, (n,) in _by_span(spans, self._per_slot(
+        for i, (n,) in ranges.by_span(spans, self._per_slot(
                 f"SELECT v.started_at / {SLOT_MS}, COUNT(*) FROM report_visits v"
                 " WHERE v.app_id = ? AND v.started_at >= ? AND v.started_at < ?"
                 f" GROUP BY v.started_at / {SLOT_MS}", app_id, spans)):
@@ -511,17 +345,17 @@ class ReportSql(ReportReads):
 
     def report_sources(self, app_id: int, start: int, end: int, pieces: Pieces
                        ) -> tuple[list[SourceRow], dict[str, int]]:
-        whole = _whole_days(pieces)
+        whole = ranges.whole_days(pieces)
         if whole is None:
             return self._sources_scan(app_id, start, end)
         (a, b), _ = whole
-        edges = _slot_spans(pieces)
+        edges = ranges.slot_spans(pieces)
         seen: dict[str, list[int]] = {}
         people: dict[str, int] = {}
         with self._read() as tx:
-            for (_, key), n in _linked(tx, app_id, ("source",), None, a, b).items():
+            for (_, key), n in ranges.linked(tx, app_id, ("source",), None, a, b).items():
                 seen.setdefault(key, [0, 0])[1] += n
-            for (_, key), n in _linked(tx, app_id, ("channel",), None, a, b).items():
+            for (_, key), n in ranges.linked(tx, app_id, ("channel",), None, a, b).items():
                 people[key] = people.get(key, 0) + n
             found = tx.all("SELECT c.key, SUM(c.n) FROM report_counts c WHERE c.app_id = ?"
                            " AND c.dim = 'visit' AND c.grain = 1 AND c.bucket >= ?"
@@ -530,14 +364,14 @@ class ReportSql(ReportReads):
                 seen.setdefault(key, [0, 0])[0] += int(n)
             if edges:
                 run = (a * DAY_MS, b * DAY_MS)
-                for key, visits, fresh in _edge_visits(tx, app_id, edges, SOURCE_KEY, run):
+                for key, visits, fresh in ranges.edge_visits(tx, app_id, edges, SOURCE_KEY, run):
                     entry = seen.setdefault(key, [0, 0])
                     entry[0] += visits
                     entry[1] += fresh
-                for key, _, fresh in _edge_visits(tx, app_id, edges, "v.channel", run):
+                for key, _, fresh in ranges.edge_visits(tx, app_id, edges, "v.channel", run):
                     people[key] = people.get(key, 0) + fresh
             sold = {source_key(*r[:4]): (int(r[4]), int(r[5] or 0))
-                    for r in tx.all(_ORDERS_BY_SOURCE, (app_id, start, end))}
+                    for r in tx.all(ranges.ORDERS_BY_SOURCE, (app_id, start, end))}
         for key in sold:
             seen.setdefault(key, [0, 0])
         out = [SourceRow(*source_of_key(key), visits, visitors, *sold.get(key, (0, 0)))
@@ -556,7 +390,7 @@ class ReportSql(ReportReads):
             people = dict(tx.all("SELECT v.channel, COUNT(DISTINCT v.visitor_id) FROM"
                                  " report_visits v WHERE v.app_id = ? AND v.started_at >= ?"
                                  " AND v.started_at < ? GROUP BY v.channel", span))
-            orders = tx.all(_ORDERS_BY_SOURCE, span)
+            orders = tx.all(ranges.ORDERS_BY_SOURCE, span)
         sold = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5] or 0)) for r in orders}
         seen = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5])) for r in visits}
         for key in sold:
@@ -570,10 +404,10 @@ class ReportSql(ReportReads):
         days = [p for p in pieces if p[1] == 1]
         for _, path, n, _ in self.report_counts(app_id, "entry", days) if days else ():
             out[path] = out.get(path, 0) + n
-        spans = _slot_spans(pieces)
+        spans = ranges.slot_spans(pieces)
         if spans:
             with self._read() as tx:
-                source, bound = _visit_arms(app_id, spans)
+                source, bound = ranges.visit_arms(app_id, spans)
                 for path, n in tx.all(f"SELECT v.entry_path, COUNT(*) FROM {source}"
                                       " WHERE v.entry_path IS NOT NULL GROUP BY v.entry_path",
                                       bound):
