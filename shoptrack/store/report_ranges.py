@@ -75,6 +75,18 @@ def arms(table: str, a: str, cond: str, params: Sequence[Any],
             tuple(v for grain, lo, hi in runs for v in (*params, grain, lo, hi)))
 
 
+def key_arms(tx: Tx, table: str, a: str, cond: str, params: Sequence[Any],
+             keys: Sequence[str], runs: Sequence[tuple[int, int, int]]
+             ) -> tuple[str, tuple[Any, ...]]:
+    """As :func:`arms`, only the rows of these ``keys``, each arm driven from the keys
+    into the index (as :func:`linked`)."""
+    arm = (f"SELECT {a}.* FROM {tx.values} JOIN {table} {a} ON {a}.key = u.value"
+           f" AND {cond} AND {a}.grain = ? AND {a}.bucket >= ? AND {a}.bucket < ?")
+    values = dumps(sorted(set(keys)))
+    return (f"({' UNION ALL '.join([arm] * len(runs))}) AS {a}",
+            tuple(v for grain, lo, hi in runs for v in (values, *params, grain, lo, hi)))
+
+
 Whole = tuple[tuple[int, int], list[tuple[int, int, int]]]
 PEOPLE = ("any", "view", "add")  # report_active's answer, in order
 # The dimensions read from report_people: their place in report_active's answer.
@@ -98,14 +110,19 @@ def linked(tx: Tx, app_id: int, dims: Sequence[str], keys: Sequence[str] | None,
             a: int, b: int) -> dict[tuple[str, str], int]:
     """``(dim, key) -> people`` active on the days ``[a, b)``: the links whose day is in
     the run and whose previous day is before it (:mod:`shoptrack.store.chains`)."""
-    sql = ("SELECT l.dim, l.key, SUM(l.n) FROM report_links l WHERE l.app_id = ?"
-           f" AND l.dim IN ({', '.join('?' * len(dims))}) AND l.day >= ? AND l.day < ?"
-           " AND l.prev < ?")
+    where = (f"l.app_id = ? AND l.dim IN ({', '.join('?' * len(dims))}) AND l.day >= ?"
+             " AND l.day < ? AND l.prev < ?")
     params: list[Any] = [app_id, *dims, a, b, a]
     if keys is not None:
-        sql += f" AND l.key IN (SELECT u.value FROM {tx.values})"
-        params.append(dumps(list(keys)))
-    elif all(dim in PEOPLE or dim == "known" for dim in dims):
+        # One index range per key, as a scalar subquery (a join lets a PostgreSQL without
+        # statistics yet, after a rebuild, hash every key's links of the range).
+        (dim,) = dims
+        found = tx.all(f"SELECT u.value, (SELECT SUM(l.n) FROM report_links l WHERE {where}"
+                       f" AND l.key = u.value) FROM {tx.values}",
+                       (*params, dumps(sorted(set(keys)))))
+        return {(dim, key): int(n) for key, n in found if n}
+    sql = f"SELECT l.dim, l.key, SUM(l.n) FROM report_links l WHERE {where}"
+    if all(dim in PEOPLE or dim == "known" for dim in dims):
         sql += " AND l.key = ''"
     return {(dim, key): int(n) for dim, key, n in tx.all(sql + " GROUP BY l.dim, l.key",
                                                          params)}

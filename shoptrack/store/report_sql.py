@@ -101,11 +101,10 @@ class ReportSql(ReportReads):
         with self._read() as tx:
             found = ranges.linked(tx, app_id, (dim,), keys, a, b)
             if slots:
-                cond, params = "r.app_id = ? AND r.dim = ?", [app_id, dim]
-                if keys is not None:
-                    cond += f" AND r.key IN (SELECT u.value FROM {tx.values})"
-                    params.append(dumps(list(keys)))
-                source, bound = ranges.arms("report_reach", "r", cond, params, slots)
+                cond, params = "r.app_id = ? AND r.dim = ?", (app_id, dim)
+                source, bound = (
+                    ranges.arms("report_reach", "r", cond, params, slots) if keys is None
+                    else ranges.key_arms(tx, "report_reach", "r", cond, params, keys, slots))
                 for key, n in tx.all(
                         # The person's rows by the one-column visitor index (chains.py).
                         "SELECT s.key, COUNT(*) FROM (SELECT DISTINCT r.key AS key,"
