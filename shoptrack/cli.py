@@ -147,8 +147,11 @@ def serve(host: str | None, port: int | None, database: str | None, workers: int
         announce_first_owner(store, show_password=on_terminal())
     finally:
         store.close()
-    # Worker processes read their settings from the environment.
+    # Worker processes read their settings from the environment: the address too, which
+    # the trigger scheduler puts in e-mail links when SHOPTRACK_PUBLIC_URL is unset.
     os.environ["SHOPTRACK_DATABASE_URL"] = settings.database_url
+    os.environ["SHOPTRACK_HOST"] = settings.host
+    os.environ["SHOPTRACK_PORT"] = str(settings.port)
     metrics_dir = None
     if settings.workers > 1:
         metrics_dir = tempfile.mkdtemp(prefix="shoptrack-metrics-")

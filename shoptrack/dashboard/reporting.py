@@ -178,3 +178,21 @@ async def abandoned_carts(request: Request, who: Viewer, limit: int,
         start=today - timedelta(days=364), end=today))
     report = await run_in_threadpool(abandoned_report, store_of(request), who.app, params)
     return [cart.model_dump() for cart in report.data.carts]
+
+
+def _event_keys(store: Store, app: App, chosen: Range) -> list[dict[str, Any]]:
+    report = custom_events(store, app, CustomEventsParams(
+        range=RangeParams(start=chosen.start, end=chosen.end))).data.keys
+    titles = store.registered_event_keys(app.id)
+    counted = [{"key": k.key, "title": titles.get(k.key), "registered": k.registered,
+                "count": k.count, "visitors": k.visitors} for k in report]
+    quiet = sorted(set(titles) - {k.key for k in report})
+    return counted + [{"key": key, "title": titles[key], "registered": True, "count": 0,
+                       "visitors": 0} for key in quiet]
+
+
+async def event_keys(request: Request, who: Viewer, chosen: Range) -> list[dict[str, Any]]:
+    """My events: each custom event key sent in the range (reports' ``custom-events``:
+    ``count``, ``visitors``, ``registered``, most sent first) with its name, then the
+    registered keys not sent in it (zero)."""
+    return await run_in_threadpool(_event_keys, store_of(request), who.app, chosen)

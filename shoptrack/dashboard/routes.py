@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -42,9 +44,13 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 async def _password_change(request: Request, exc: Exception) -> Response:
-    if _wants_html(request) and request.method == "GET":
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"{PASSWORD_PAGE}?{_query(next=target)}", status_code=303)
+    if _wants_html(request):
+        # A page goes back to itself afterwards; a form (POST: nothing is done) to the
+        # page it was sent from, when that was on this site.
+        target = (request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                  if request.method == "GET" else _same_site(request))
+        query = f"?{_query(next=target)}" if target else ""
+        return RedirectResponse(PASSWORD_PAGE + query, status_code=303)
     return json_response(error_body("password_change_required", "password",
                                     "choose a new password first (you logged in with a "
                                     f"one-time password): {PASSWORD_PAGE}"), status_code=403)
@@ -57,6 +63,15 @@ async def _page_error(request: Request, exc: Exception) -> Response:
                              status_code=exc.status)
     return page(request, "error.html", None, status=exc.status, title=exc.title,
                 message=exc.message, logout_token=exc.logout_token)
+
+
+def _same_site(request: Request) -> str:
+    """The path and query of the request's Referer when it is a page of this site; ""."""
+    sent = urlsplit(request.headers.get("referer", ""))
+    if sent.scheme in ("http", "https") and sent.netloc == request.url.netloc and \
+            sent.path.startswith("/") and not sent.path.startswith("//"):
+        return sent.path + (f"?{sent.query}" if sent.query else "")
+    return ""
 
 
 def _query(**params: str) -> str:

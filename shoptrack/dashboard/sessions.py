@@ -10,7 +10,8 @@
 * A session lasts ``session_hours`` (the server's settings, ``SHOPTRACK_SESSION_HOURS``).
 * A user who logged in with a one-time password (``must_change_password``) gets only
   ``/account/password`` (and logout) until they have chosen their own:
-  :class:`PasswordChangeRequired` sends pages there, and answers other requests 403.
+  :class:`PasswordChangeRequired` sends a browser there (303, for a page and for a form,
+  which does nothing), and answers other requests 403.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ class LoginRequired(Exception):
 
 
 class PasswordChangeRequired(Exception):
-    """The user must choose a new password first: pages redirect to the password form,
-    other requests get 403 ``password_change_required``."""
+    """The user must choose a new password first: a browser's request (a page or a form)
+    is redirected to the password form, other requests get 403 ``password_change_required``."""
 
 
 class PageError(Exception):

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from shoptrack.dashboard.describe import describe, label
 from shoptrack.dashboard.render import linker, page
 from shoptrack.dashboard.sessions import PageError, Viewer, checked_form, owner, store_of, viewer
+from shoptrack.store.visitor_reads import SEARCH_SCAN
 
 router = APIRouter(include_in_schema=False)
 Who = Annotated[Viewer, Depends(viewer)]
@@ -28,7 +29,8 @@ async def visitors(request: Request, who: Who, q: str = "") -> Response:
         found = await run_in_threadpool(store.search_visitors, who.app.id, q, 50)
     else:
         found = await run_in_threadpool(store.recent_visitors, who.app.id, 50)
-    return page(request, "visitors.html", who, title="Visitors", q=q, visitors=found)
+    return page(request, "visitors.html", who, title="Visitors", q=q, visitors=found,
+                scan=SEARCH_SCAN)
 
 
 def _missing(uid: str) -> PageError:

@@ -12,7 +12,8 @@ Where an event goes once the web layer has validated it:
 * :mod:`.tx`: the cursor the rules see, with ``?`` placeholders on every backend.
 * :mod:`.contract`: the :class:`Store` contract and the values that cross it.
   :mod:`.report_reads`: its report reads, in SQL once in :mod:`.report_sql`.
-* :mod:`.sql`: the SQL both backends share (reads, admin, privacy);
+* :mod:`.sql`: the SQL both backends share (reads, admin, privacy), with the
+  dashboard's visitor lists in :mod:`.visitor_reads`;
   :mod:`.sqlite` and :mod:`.postgres`: what each backend adds.
 
 The rules themselves are described once, in ``docs/state-rules.md``.

@@ -255,6 +255,10 @@ class Store(ReportReads, TriggerState, ABC):
     def event_keys(self, app_id: int) -> list[dict[str, Any]]:
         """Registered keys and every key seen in stored events, with counts."""
 
+    @abstractmethod
+    def registered_event_keys(self, app_id: int) -> dict[str, str | None]:
+        """The app's registered custom event keys and the name each was given (or None)."""
+
     # -- reads -----------------------------------------------------------------
     @abstractmethod
     def visitor(self, app_id: int, uid: str) -> dict[str, Any] | None:
@@ -284,14 +288,20 @@ class Store(ReportReads, TriggerState, ABC):
 
     @abstractmethod
     def search_visitors(self, app_id: int, text: str, limit: int) -> list[dict[str, Any]]:
-        """Visitors whose uid (visitor or guest) is ``text``, or whose info (e-mail, phone,
-        name...) contains it, case-insensitively; most recently seen first.  Each is a summary:
-        ``id``, ``uid`` (one to open the profile by), ``visitor_uid``, ``info``,
-        ``first_seen``, ``last_seen``, ``event_count``."""
+        """At most ``limit`` visitors: first those whose uid (visitor or guest), whole
+        e-mail (any case) or whole phone (spaces, dashes, dots and brackets aside) is
+        ``text``, found by index; then those whose name, e-mail or phone contains it
+        (case-insensitively), looked for only among the visitors first seen most
+        recently (:data:`shoptrack.store.visitor_reads.SEARCH_SCAN` of them).  Each group
+        most recently seen first.  Each is a summary: ``id``, ``uid`` (one to open the
+        profile by), ``visitor_uid``, ``info``, ``first_seen``, ``last_seen``,
+        ``event_count``."""
 
     @abstractmethod
     def recent_visitors(self, app_id: int, limit: int) -> list[dict[str, Any]]:
-        """Summaries (as :meth:`search_visitors`) of the most recently seen visitors."""
+        """Summaries (as :meth:`search_visitors`) of the most recently seen visitors, latest
+        first: those who sent the app's newest events (by arrival; at most
+        :data:`shoptrack.store.visitor_reads.RECENT_EVENTS` events are read)."""
 
     @abstractmethod
     def orders(self, app_id: int, query: OrderQuery) -> list[dict[str, Any]]:

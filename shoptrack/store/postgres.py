@@ -51,6 +51,7 @@ class PostgresTx:
     # JSON is parsed in C on the server; psycopg's array adaptation costs ~4 us a string.
     values = "json_array_elements_text(?::json) AS u(value)"
     ids = " = ANY(ARRAY(SELECT json_array_elements_text(?::json)::bigint))"
+    json_text = "({doc}::json ->> '{key}')"
     _sql_cache: dict[str, str] = {}
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:

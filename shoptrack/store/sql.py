@@ -40,6 +40,7 @@ from shoptrack.store.report_sql import ReportSql
 from shoptrack.store.rollups import Rollups
 from shoptrack.store.trigger_sql import TriggerSql
 from shoptrack.store.tx import Tx, dumps, with_ids
+from shoptrack.store.visitor_reads import VisitorReads
 
 EVENT_SELECT = (
     "id, type, visitor_uid, guest_uid, visitor_id, properties, visitor_info, attributes,"
@@ -84,10 +85,6 @@ def _uid_keys(items: Sequence[Event | Rejection | WriteProbe]) -> set[UidKey]:
     return keys
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
 def _event(row: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": row[0], "type": row[1], "visitor_uid": row[2], "guest_uid": row[3],
@@ -99,10 +96,11 @@ def _event(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-class SqlStore(AccountsSql, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
+class SqlStore(AccountsSql, VisitorReads, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
     """The shared SQL; see the module docstring for what a backend adds.
 
-    Dashboard accounts (users, sessions) come from :class:`AccountsSql`."""
+    Dashboard accounts (users, sessions) come from :class:`AccountsSql`, the dashboard's
+    visitor lists (recent, search) from :class:`VisitorReads`."""
 
     def _read(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
@@ -209,10 +207,18 @@ class SqlStore(AccountsSql, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
             return tx.run("DELETE FROM app_event_keys WHERE app_id = ? AND key = ?",
                           (app_id, key)) > 0
 
+    def registered_event_keys(self, app_id: int) -> dict[str, str | None]:
+        with self._read() as tx:
+            return self._registered_event_keys(tx, app_id)
+
+    @staticmethod
+    def _registered_event_keys(tx: Tx, app_id: int) -> dict[str, str | None]:
+        return {r[0]: r[1] for r in tx.all(
+            "SELECT key, title FROM app_event_keys WHERE app_id = ?", (app_id,))}
+
     def event_keys(self, app_id: int) -> list[dict[str, Any]]:
         with self._read() as tx:
-            registered = {r[0]: r[1] for r in tx.all(
-                "SELECT key, title FROM app_event_keys WHERE app_id = ?", (app_id,))}
+            registered = self._registered_event_keys(tx, app_id)
             seen = dict(tx.all(
                 "SELECT custom_key, COUNT(*) FROM events WHERE app_id = ? AND type = 'custom'"
                 " GROUP BY custom_key", (app_id,)))
@@ -309,37 +315,6 @@ class SqlStore(AccountsSql, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
             rows = tx.all(sql + " ORDER BY id DESC LIMIT ?", (*params, query.limit))
         return [_event(r) for r in rows]
 
-    _SUMMARY_SELECT = (
-        "SELECT v.id, COALESCE(v.visitor_uid, (SELECT MIN(g.guest_uid) FROM guests g"
-        " WHERE g.visitor_id = v.id)), v.visitor_uid, v.info, v.first_seen, v.last_seen,"
-        " v.event_count FROM visitors v")
-
-    @staticmethod
-    def _summary(row: Sequence[Any]) -> dict[str, Any]:
-        return {"id": row[0], "uid": row[1], "visitor_uid": row[2],
-                "info": orjson.loads(row[3]), "first_seen": iso(row[4]),
-                "last_seen": iso(row[5]), "event_count": row[6]}
-
-    def search_visitors(self, app_id: int, text: str, limit: int) -> list[dict[str, Any]]:
-        text = text.strip()
-        if not text or "\x00" in text:
-            return []
-        pattern = "%" + _like_escape(text.lower()) + "%"
-        with self._read() as tx:
-            rows = tx.all(
-                self._SUMMARY_SELECT + " WHERE v.app_id = ? AND (v.visitor_uid = ?"
-                " OR v.id IN (SELECT visitor_id FROM guests WHERE app_id = ? AND guest_uid = ?)"
-                " OR LOWER(v.info) LIKE ? ESCAPE '!')"
-                " ORDER BY v.last_seen DESC, v.id DESC LIMIT ?",
-                (app_id, text, app_id, text, pattern, limit))
-        return [self._summary(r) for r in rows]
-
-    def recent_visitors(self, app_id: int, limit: int) -> list[dict[str, Any]]:
-        with self._read() as tx:
-            rows = tx.all(self._SUMMARY_SELECT + " WHERE v.app_id = ?"
-                          " ORDER BY v.last_seen DESC, v.id DESC LIMIT ?", (app_id, limit))
-        return [self._summary(r) for r in rows]
-
     def orders(self, app_id: int, query: OrderQuery) -> list[dict[str, Any]]:
         sql = self._ORDER_SELECT + " WHERE o.app_id = ?"
         params: list[Any] = [app_id]
@@ -398,8 +373,9 @@ class SqlStore(AccountsSql, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
                 page = read(tx, app_id, after, query)
             if not page.rows:
                 return
-            yield page
             after = page.last_id
+            yield page
+            del page  # one page alive at a time: not held while the next one is read
 
     @staticmethod
     def _event_page(tx: Tx, app_id: int, after: int, query: ExportQuery) -> ExportPage:

@@ -23,6 +23,9 @@ class Tx(Protocol):
     # ``"WHERE id" + ids``: the column is one of these integer ids.
     values: str
     ids: str
+    # ``json_text.format(doc=column, key=name)``: the text of a JSON document's top-level
+    # field (NULL without it), as the indexes on visitors' info are made (migration 0014).
+    json_text: str
 
     def rows(self, columns: Sequence[tuple[str, str]]) -> str:
         """A ``FROM`` fragment: the table ``t`` with these (name, ``int``/``text``) columns,

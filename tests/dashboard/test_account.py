@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from shoptrack.dashboard.sessions import PASSWORD_PAGE
 from shoptrack.store import open_store
 from tests.conftest import LiveServer, run_cli
 from tests.dashboard.conftest import VIEWER, DashboardPage
@@ -111,6 +112,45 @@ def test_a_one_time_password_opens_only_the_password_form(tab: DashboardPage,
     tab.login(email, "long-new-password")
     # The browser logs each refused form (400) as a failed load; nothing else.
     assert [e for e in tab.errors if "status of 400" not in e] == []
+
+
+def test_a_form_sent_before_the_password_is_changed_goes_to_the_password_form(
+        shop: LiveServer) -> None:
+    """A browser's POST of any form, by a user who must choose a password first, is not
+    done and is answered as a page is (303 to the password form, back to the page it was
+    sent from afterwards), not with JSON; a script still gets the 403 error shape."""
+    email = "form-sender@shop.test"
+    one_time = generated_user(shop, email)
+    with httpx.Client(base_url=shop.base_url, headers={"Accept": "text/html"}) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        done = client.post("/login", data={"email": email, "password": one_time,
+                                           "csrf_token": token.group(1)})
+        assert done.status_code == 303 and done.headers["location"].startswith(PASSWORD_PAGE)
+        page = client.get(PASSWORD_PAGE).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        form = {"csrf_token": csrf.group(1), "key": "sent_too_early", "action": "register"}
+        cases = [({"Referer": f"{shop.base_url}/dashboard/events?range=7d"},
+                  f"{PASSWORD_PAGE}?next=%2Fdashboard%2Fevents%3Frange%3D7d"),
+                 ({}, PASSWORD_PAGE),
+                 ({"Referer": "https://elsewhere.example/dashboard/events"}, PASSWORD_PAGE)]
+        for headers, location in cases:
+            sent = client.post("/dashboard/events", data=form, headers=headers)
+            assert sent.status_code == 303, (headers, sent.text)
+            assert sent.headers["location"] == location, headers
+            assert "application/json" not in sent.headers.get("content-type", "")
+        for path in ("/dashboard/triggers/pause", "/dashboard/visitors/erase"):
+            sent = client.post(path, data=form)
+            assert (sent.status_code, sent.headers["location"]) == (303, PASSWORD_PAGE)
+        followed = client.post("/dashboard/events", data=form, follow_redirects=True)
+        assert followed.status_code == 200 and "Choose a new password" in followed.text
+        script = client.post("/dashboard/events", data=form,
+                             headers={"Accept": "application/json"})
+        assert script.status_code == 403
+        assert script.json()["error"]["code"] == "password_change_required"
+    keys = {k["key"] for k in shop.api("/api/v1/event-keys")}
+    assert "sent_too_early" not in keys
 
 
 def test_any_user_changes_their_password(tab: DashboardPage, shop: LiveServer) -> None:

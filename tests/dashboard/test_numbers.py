@@ -69,6 +69,8 @@ def past_events() -> list[dict[str, Any]]:
         add("purchase", buyer, {"order_id": f"{tag}-order", "revenue": revenue}, 20)
         add("add_to_cart", cart, {"product_id": "scarf", "qnt": 1, "price": "15.00",
                                   "product_name": "Wool scarf"}, 30)
+        # Custom events ("My events"), sent by that day's visitors: no visitor more.
+        add("custom", buyer, {"key": "newsletter_signup" if tag == "d3" else "quiz_done"}, 40)
     return events
 
 
@@ -200,6 +202,52 @@ def test_range_and_comparison_change_the_numbers_to_what_the_api_says(
         tab.shot(f"overview-empty-{compare}")
     assert tab.errors == []
     assert tab.foreign == []
+
+
+def read_keys(tab: DashboardPage) -> list[dict[str, Any]]:
+    return list(tab.page.evaluate("""() => [...document.querySelectorAll('table.keys tbody tr')]
+        .map(r => ({key: r.querySelector('td.key').innerText,
+                    count: r.querySelector('td[data-label=Events]').innerText,
+                    visitors: r.querySelector('td[data-label=Visitors]').innerText,
+                    registered: !r.querySelector('.badge.warn')}))"""))
+
+
+def test_my_events_counts_are_the_custom_events_report(tab: DashboardPage,
+                                                       shop: LiveServer) -> None:
+    """The counts on "My events" are the reports API's ``custom-events`` for the page's
+    dates (the default 30 days, a preset, custom dates), not a count of its own."""
+    day = today()
+    tab.login(*OWNER)
+    cases = [("", day - timedelta(days=29), day, {"newsletter_signup": 2, "quiz_done": 1}),
+             ("?range=7d", day - timedelta(days=6), day, {"newsletter_signup": 2}),
+             (f"?range=custom&start={day - timedelta(days=12)}&end={day - timedelta(days=8)}",
+              day - timedelta(days=12), day - timedelta(days=8), {"quiz_done": 1})]
+    for query, start, end, expected in cases:
+        tab.goto("/dashboard/events" + query)
+        hint = tab.page.locator("form.range .hint").inner_text()
+        assert f"{start:%-d %b %Y} – {end:%-d %b %Y}" in hint, (query, hint)
+        api = shop.api("/api/v1/reports/custom-events", **{"from": start.isoformat(),
+                                                           "to": end.isoformat()})
+        assert {k["key"]: k["count"] for k in api["data"]["keys"]} == expected, api
+        assert read_keys(tab) == [
+            {"key": k["key"], "count": shown("count", k["count"]),
+             "visitors": shown("count", k["visitors"]), "registered": k["registered"]}
+            for k in api["data"]["keys"]], (query, api)
+    tab.shot("events-custom-range")
+
+    # A key registered but not sent in the dates is listed, at zero; registering keeps
+    # the dates on screen.
+    tab.goto("/dashboard/events?range=7d")
+    tab.page.get_by_label("Key", exact=True).fill("spring_sale")
+    tab.page.get_by_label("Name", exact=True).fill("Spring sale")
+    tab.page.locator("section", has_text="Register a key").get_by_role(
+        "button", name="Register").click()
+    tab.page.wait_for_url("**/dashboard/events?*done=*")
+    assert "range=7d" in tab.page.url
+    assert read_keys(tab)[-1] == {"key": "spring_sale", "count": "0", "visitors": "0",
+                                  "registered": True}
+    assert "Spring sale" in tab.page.locator("tr", has_text="spring_sale").inner_text()
+    assert tab.errors == []
 
 
 def test_demo_shop_visit_cart_and_order_appear_in_the_dashboard(

@@ -3,9 +3,13 @@ request to another host, readable at 390 px and 1280 px."""
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from tests.conftest import LiveServer
 from tests.dashboard.conftest import OWNER, DashboardPage, send
@@ -113,6 +117,48 @@ def test_overview_chart_has_drawn(tab: DashboardPage) -> None:
     assert tab.errors == []
 
 
+def test_the_chart_writes_dates_as_the_page_does_whatever_the_browser(
+        browser: Browser, shop: LiveServer, tmp_path: Path) -> None:
+    """A browser in German, 14 hours ahead of the shop (UTC): the x axis and the hovered
+    date are the shop's days, written as the page writes them ("25 Nov 2026")."""
+    context = browser.new_context(locale="de-DE", timezone_id="Pacific/Kiritimati",
+                                  viewport={"width": 1280, "height": 900})
+    try:
+        tab = DashboardPage(context.new_page(), shop.base_url, tmp_path)
+        tab.page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+        tab.login(*OWNER)
+        today = datetime.now(UTC).date()
+        days = [today - timedelta(days=n) for n in range(6, -1, -1)]
+        for width in (1280, 390):
+            tab.page.set_viewport_size({"width": width, "height": 900})
+            tab.goto("/dashboard?range=7d&metric=visitors")
+            box = tab.page.wait_for_selector("#chart[data-drawn=true][data-x-ticks]")
+            assert box is not None
+            ticks = json.loads(box.get_attribute("data-x-ticks") or "[]")
+            names = {f"{d:%-d %b}" for d in days}
+            assert ticks[0] == f"{days[0]:%-d %b}\n{days[0].year}", ticks
+            assert all(t.split("\n")[0] in names for t in ticks), ticks
+            assert len(ticks) == 7 if width == 1280 else len(ticks) >= 3, ticks
+            over = tab.page.locator("#chart .u-over").bounding_box()
+            assert over is not None
+            tab.page.mouse.move(over["x"] + over["width"] - 1, over["y"] + over["height"] / 2)
+            date = tab.page.locator("#chart .u-legend .u-series").first.inner_text()
+            assert f"{today:%-d %b %Y}" in date, date
+            tab.shot(f"overview-chart-de-{width}")
+        # By hour: hours of the shop's day, its date under the first.
+        tab.page.set_viewport_size({"width": 1280, "height": 900})
+        tab.goto("/dashboard?range=today&metric=visitors&interval=hour")
+        box = tab.page.wait_for_selector("#chart[data-drawn=true][data-x-ticks]")
+        assert box is not None
+        ticks = json.loads(box.get_attribute("data-x-ticks") or "[]")
+        assert ticks[0] == f"00:00\n{today:%-d %b}", ticks
+        assert all(re.fullmatch(r"\d\d:00", t) for t in ticks[1:]), ticks
+        tab.shot("overview-chart-de-hourly")
+        assert tab.errors == []
+    finally:
+        context.close()
+
+
 def test_the_chart_legend_names_each_series_with_its_figure(tab: DashboardPage) -> None:
     """Not uPlot's "--": the range's figure (as its tile shows it) until a point is
     hovered, then the point's, in the shop's currency."""
@@ -167,6 +213,43 @@ def test_search_finds_a_visitor_by_email(tab: DashboardPage) -> None:
     assert "Winter boots" in timeline.inner_text()
     assert "guest-1" in tab.page.content()
     tab.shot("visitor-card")
+    assert tab.errors == []
+
+
+def test_my_events_rename_form_fits_a_phone(tab: DashboardPage) -> None:
+    """At 390 px each key is a block of its own: its figures labelled, its name field and
+    buttons across the screen (not squeezed into a sixth column that scrolls)."""
+    tab.login(*OWNER)
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    tab.goto("/dashboard/events")
+    row = tab.page.locator("tr", has_text="newsletter_signup")
+    field = row.get_by_label("Name for newsletter_signup")
+    button = row.get_by_role("button", name=re.compile("Register|Rename"))
+    boxes = [field.bounding_box(), button.bounding_box()]
+    assert all(b is not None for b in boxes)
+    for b in boxes:
+        assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390, boxes
+    assert boxes[0] is not None and boxes[0]["width"] >= 150, boxes  # room to type a name
+    labels = row.evaluate("""r => [...r.cells].filter(c => c.offsetParent).map(c =>
+        getComputedStyle(c, '::before').content)""")
+    assert labels[1:4] == ['"Events"', '"Visitors"', '"Status"'], labels  # the name is empty
+    assert tab.page.locator(".table-wrap.scrolls").count() == 0
+    field.fill("Newsletter")
+    tab.shot("events-phone-390")
+    # A registered key's row: its name shown, the field and both buttons on the screen.
+    tab.page.get_by_label("Key", exact=True).fill("phone_key")
+    tab.page.get_by_label("Name", exact=True).fill("Sent from a phone")
+    tab.page.locator("section", has_text="Register a key").get_by_role(
+        "button", name="Register").click()
+    tab.page.wait_for_url("**/dashboard/events?done=*")
+    row = tab.page.locator("tr", has_text="phone_key")
+    assert "Sent from a phone" in row.inner_text()
+    for control in (row.get_by_label("Name for phone_key"),
+                    row.get_by_role("button", name="Rename"),
+                    row.get_by_role("button", name="Remove")):
+        b = control.bounding_box()
+        assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390, b
+    tab.shot("events-phone-registered-390")
     assert tab.errors == []
 
 

@@ -1,19 +1,23 @@
 """The Triggers page in Chromium against a real server: the empty state, rules made with
 the real ``shoptrack triggers create``, a delivery sent by the server's own scheduler to a
-real receiver, an owner pausing a rule, a viewer who only reads."""
+real receiver, an owner pausing a rule, a viewer who only reads, and an e-mail rule whose
+message (sent to a real SMTP server) is opened."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
+from html import unescape
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import LiveServer, run_cli
 from tests.dashboard.conftest import OWNER, VIEWER, DashboardPage, send
-from tests.triggers.support import Receiver
+from tests.triggers.support import Mailbox, Receiver
 
 pytestmark = pytest.mark.browser
 PATH = "/dashboard/triggers"
@@ -30,6 +34,14 @@ def receiver() -> Iterator[Receiver]:
     r.start()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
 
 
 def _fits(tab: DashboardPage, width: int) -> None:
@@ -112,3 +124,45 @@ def test_viewer_reads_but_cannot_pause(tab: DashboardPage, shop: LiveServer,
     assert answer.status == 403
     tab.shot("triggers-viewer-1280")
     assert tab.errors == []
+
+
+def test_an_email_rule_shows_its_opens(tab: DashboardPage, shop: LiveServer,
+                                       mailbox: Mailbox) -> None:
+    """An e-mail rule (SMTP to a real server here) sends Ann her cart; opening the e-mail
+    (its tracking image, fetched as a mail app would) shows on the rule's "Opened" tile."""
+    run_cli("triggers", "smtp", shop.app_key, "--host", "127.0.0.1", "--port",
+            str(mailbox.port), "--security", "none", "--sender", "shop@example.com",
+            "--database", shop.database_url, check=True)
+    made = cli(shop, "create", shop.app_key, "--kind", "abandoned_cart", "--after", "1s",
+               "--email", "--has-email", "--name", "Cart reminder e-mail", "--json")
+    send(shop, {"type": "add_to_cart", "url": "https://shop.example.com/boots",
+                "properties": {"product_id": "gloves", "qnt": 1, "price": "19.00",
+                               "product_name": "Leather gloves"}}, guest="guest-1")
+    deadline = time.monotonic() + 20
+    while not mailbox.messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert mailbox.messages, "no e-mail sent"
+    mail = mailbox.messages[-1]
+    assert mail["To"] and "ann@customer.test" in mail["To"]
+    [pixel] = re.findall(r'<img src="([^"]*/t/open/[^"]+)"', Mailbox.html(mail))
+    pixel = unescape(pixel)
+    assert pixel.startswith(shop.base_url), pixel
+    for _ in range(2):  # opened twice: one opened e-mail
+        opened = httpx.get(pixel, timeout=10)
+        assert opened.status_code == 200 and opened.content.startswith(b"GIF89a")
+
+    tab.login(*OWNER)
+    for width in (1280, 390):
+        tab.page.set_viewport_size({"width": width, "height": 900})
+        tab.goto(PATH)
+        rule = tab.page.locator(f"#rule-{made['id']}")
+        assert "Cart reminder e-mail" in rule.inner_text() and "an e-mail" in rule.inner_text()
+        tile = rule.locator(".tile", has_text="Opened")
+        assert tile.locator(".value").inner_text() == "1"
+        assert rule.locator(".tile", has_text="Delivered").locator(".value").inner_text() == "1"
+        rule.scroll_into_view_if_needed()
+        _fits(tab, width)
+        tab.shot(f"triggers-email-opened-{width}")
+    assert tab.errors == []
+    assert tab.foreign == []
+

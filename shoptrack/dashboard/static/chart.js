@@ -15,11 +15,40 @@
   }
   var zone = data.timezone || undefined;
   var hourly = data.interval === "hour";
+  // Dates as the rest of the page writes them (shoptrack/dashboard/formats.py and
+  // ranges.py: "27 Nov 2026", "27 Nov 2026, 10:00"), in the shop's time zone, whatever
+  // the browser's locale and zone.
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function local(ts) { return zone ? uPlot.tzDate(new Date(ts * 1000), zone) : new Date(ts * 1000); }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function day(d) { return d.getDate() + " " + MONTHS[d.getMonth()]; }
+  function clock(d) { return two(d.getHours()) + ":" + two(d.getMinutes()); }
   function when(ts) {
-    var opts = hourly ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }
-                      : { month: "short", day: "numeric", year: data.interval === "month" ? "numeric" : undefined };
-    opts.timeZone = zone;
-    return new Date(ts * 1000).toLocaleString(undefined, opts);
+    var d = local(ts);
+    if (data.interval === "month") return MONTHS[d.getMonth()] + " " + d.getFullYear();
+    return day(d) + " " + d.getFullYear() + (hourly ? ", " + clock(d) : "");
+  }
+  // The x axis: "25 Nov" a day ("Nov" a month, "10:00" an hour), the year (or the day)
+  // under the first tick and wherever it changes.  Once drawn, the labels are also left
+  // in #chart[data-x-ticks] (a canvas holds no text to read back).
+  var drawnTicks = [];
+  function ticks(u, splits, axis, space, incr) {
+    var before = null;
+    var out = splits.map(function (ts) {
+      var d = local(ts), label;
+      if (incr >= 365 * 86400) label = String(d.getFullYear());
+      else if (incr >= 86400) {
+        label = incr >= 28 * 86400 ? MONTHS[d.getMonth()] : day(d);
+        if (!before || before.getFullYear() !== d.getFullYear()) label += "\n" + d.getFullYear();
+      } else {
+        label = clock(d);
+        if (!before || day(before) !== day(d)) label += "\n" + day(d);
+      }
+      before = d;
+      return label;
+    });
+    drawnTicks = out;
+    return out;
   }
   // As the server formats figures: "$1,234.50", "1,234.50 ₽", "1,234".
   function figure(v, short) {
@@ -47,10 +76,14 @@
     scales: { x: { time: true } },
     // Ticks and labels in the shop's time zone, whatever the browser's.
     tzDate: function (ts) { return zone ? uPlot.tzDate(new Date(ts * 1000), zone) : new Date(ts * 1000); },
-    // Ticks on whole days unless the chart is by hour; money on the y axis in the currency.
-    axes: [hourly ? { space: 70 } : { space: 60, incrs: [86400, 7 * 86400, 30 * 86400, 365 * 86400] },
+    // Ticks on whole days unless the chart is by hour (every 2 or 3 days where a phone has
+    // no room for each); money on the y axis in the currency.
+    axes: [hourly ? { space: 70, values: ticks }
+                  : { space: 60, incrs: [86400, 2 * 86400, 3 * 86400, 7 * 86400, 14 * 86400,
+                                         30 * 86400, 365 * 86400], values: ticks },
            { size: 70, values: function (u, splits) { return splits.map(function (v) { return figure(v, true); }); } }],
     legend: { live: true },
+    hooks: { draw: [function () { box.setAttribute("data-x-ticks", JSON.stringify(drawnTicks)); }] },
     cursor: { points: { size: 6 } }
   }), rows, box);
   window.addEventListener("resize", function () { plot.setSize(size()); });
