@@ -16,13 +16,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shoptrack.store.days import BLOCK_DAYS, SLOT_MS
+from shoptrack.store.days import BLOCK_DAYS, DAY_MS, SLOT_MS
 from shoptrack.store.report_reads import Pieces, Spans
 from shoptrack.store.tx import Tx, dumps
 
 BUCKET_COLUMNS = (("i", "int"), ("g", "int"), ("b", "int"))
 NOT_CANCELLED = "o.state <> 'cancelled'"
 MAX_RANGES = 8
+HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +192,23 @@ def interval_of(pieces: Pieces) -> dict[tuple[int, int], int]:
     return {(grain, b): i for i, grain, lo, hi in pieces for b in range(lo, hi)}
 
 
-def by_span(spans: Spans, rows: list[tuple[Any, ...]]
-             ) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """``(i, rest)`` for each ``(slot, *rest)`` row, ``i`` the span holding the slot (spans
-    begin and end on slot boundaries)."""
+def unit_of(spans: Spans) -> int:
+    """The longest of a UTC day, an hour and a slot (ms) that every span begins and ends
+    on: what rows over the spans are grouped by (a year by day is 365 groups, not 35,000)."""
+    for unit in (DAY_MS, HOUR_MS):
+        if all(start % unit == 0 and end % unit == 0 for _, start, end in spans):
+            return unit
+    return SLOT_MS
+
+
+def by_span(spans: Spans, rows: list[tuple[Any, ...]], unit: int = SLOT_MS
+            ) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``(i, rest)`` for each ``(n, *rest)`` row of the ``unit`` (ms) ``n``, ``i`` the span
+    holding it (spans begin and end on ``unit`` boundaries)."""
     ordered = sorted(spans, key=lambda s: s[1])
     starts = [start for _, start, _ in ordered]
-    for slot, *rest in rows:
-        at = int(slot) * SLOT_MS
+    for n, *rest in rows:
+        at = int(n) * unit
         k = bisect_right(starts, at) - 1
         if k >= 0 and at < ordered[k][2]:
             yield ordered[k][0], tuple(rest)

@@ -13,7 +13,7 @@ from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
 from shoptrack.store import report_ranges as ranges
 from shoptrack.store.chains import SOURCE_KEY, source_key, source_of_key
-from shoptrack.store.days import DAY_MS, SLOT_MS
+from shoptrack.store.days import DAY_MS
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -275,17 +275,18 @@ class ReportSql(ReportReads):
             return {} if row is None or row[0] is None else {
                 i: OrderTotals(*(int(v or 0) for v in row))}
         out: dict[int, list[int]] = {}
-        for i, slot_totals in ranges.by_span(spans, self._per_slot(
-                f"SELECT o.created_at / {SLOT_MS}, {totals} FROM orders o WHERE o.app_id = ?"
+        unit = ranges.unit_of(spans)
+        for i, slot_totals in ranges.by_span(spans, self._per_unit(
+                f"SELECT o.created_at / {unit}, {totals} FROM orders o WHERE o.app_id = ?"
                 " AND o.created_at >= ? AND o.created_at < ?"
-                f" GROUP BY o.created_at / {SLOT_MS}", app_id, spans)):
+                f" GROUP BY o.created_at / {unit}", app_id, spans), unit):
             entry = out.setdefault(i, [0, 0, 0, 0])
             for k, value in enumerate(slot_totals):
                 entry[k] += int(value or 0)
         return {i: OrderTotals(*v) for i, v in out.items()}
 
-    def _per_slot(self, sql: str, app_id: int, spans: Spans) -> list[tuple[Any, ...]]:
-        """``sql`` over the whole of ``spans`` (one index range), grouped by 15-minute slot."""
+    def _per_unit(self, sql: str, app_id: int, spans: Spans) -> list[tuple[Any, ...]]:
+        """``sql`` over the whole of ``spans`` (one index range), grouped by its unit."""
         if not spans:
             return []
         with self._read() as tx:
@@ -328,17 +329,19 @@ class ReportSql(ReportReads):
 
     def _visits_scan(self, app_id: int, spans: Spans) -> dict[int, int]:
         """Visits begun in each span, read from the visits."""
-        if len(spans) == 1:
-            i, start, end = spans[0]
-            with self._read() as tx:
-                row = tx.one("SELECT COUNT(*) FROM report_visits WHERE app_id = ?"
-                             " AND started_at >= ? AND started_at < ?", (app_id, start, end))
-            return {i: int(row[0])} if row and row[0] else {}
         out: dict[int, int] = {}
-        for i, (n,) in ranges.by_span(spans, self._per_slot(
-                f"SELECT v.started_at / {SLOT_MS}, COUNT(*) FROM report_visits v"
+        if len(spans) <= ranges.MAX_RANGES:  # a range's edges: each counted on its own
+            with self._read() as tx:
+                for i, start, end in spans:
+                    row = tx.one("SELECT COUNT(*) FROM report_visits WHERE app_id = ?"
+                                 " AND started_at >= ? AND started_at < ?", (app_id, start, end))
+                    out[i] = out.get(i, 0) + (int(row[0]) if row else 0)
+            return out
+        unit = ranges.unit_of(spans)
+        for i, (n,) in ranges.by_span(spans, self._per_unit(
+                f"SELECT v.started_at / {unit}, COUNT(*) FROM report_visits v"
                 " WHERE v.app_id = ? AND v.started_at >= ? AND v.started_at < ?"
-                f" GROUP BY v.started_at / {SLOT_MS}", app_id, spans)):
+                f" GROUP BY v.started_at / {unit}", app_id, spans), unit):
             out[i] = out.get(i, 0) + int(n)
         return out
 
