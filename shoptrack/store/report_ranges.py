@@ -81,7 +81,8 @@ def key_arms(tx: Tx, table: str, a: str, cond: str, params: Sequence[Any],
              ) -> tuple[str, tuple[Any, ...]]:
     """As :func:`arms`, only the rows of these ``keys``, each arm driven from the keys
     into the index (as :func:`linked`)."""
-    arm = (f"SELECT {a}.* FROM {tx.values} JOIN {table} {a} ON {a}.key = u.value"
+    # CROSS JOIN: SQLite keeps the keys outside (PostgreSQL plans it as any join).
+    arm = (f"SELECT {a}.* FROM {tx.values} CROSS JOIN {table} {a} WHERE {a}.key = u.value"
            f" AND {cond} AND {a}.grain = ? AND {a}.bucket >= ? AND {a}.bucket < ?")
     values = dumps(sorted(set(keys)))
     return (f"({' UNION ALL '.join([arm] * len(runs))}) AS {a}",

@@ -313,9 +313,12 @@ class ReportSql(ReportReads):
         if not product_ids:
             return {}
         with self._read() as tx:
+            # A look-up per id (SQLite's planner would read every product of the app and
+            # scan the ids for each).
             found = tx.all(
-                f"SELECT p.product_id, p.name FROM {tx.values} JOIN report_products p"
-                " ON p.app_id = ? AND p.product_id = u.value", (dumps(list(product_ids)), app_id))
+                "SELECT u.value, (SELECT p.name FROM report_products p WHERE p.app_id = ?"
+                f" AND p.product_id = u.value) FROM {tx.values}",
+                (app_id, dumps(list(product_ids))))
         return {pid: name for pid, name in found if name is not None}
 
     def report_visits(self, app_id: int, pieces: Pieces) -> dict[int, int]:
