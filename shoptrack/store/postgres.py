@@ -51,7 +51,9 @@ class PostgresTx:
     # JSON is parsed in C on the server; psycopg's array adaptation costs ~4 us a string.
     values = "json_array_elements_text(?::json) AS u(value)"
     ids = " = ANY(ARRAY(SELECT json_array_elements_text(?::json)::bigint))"
-    json_text = "({doc}::json ->> '{key}')"
+    # An escaped NUL (\u0000) in a stored document cannot become text: read as U+FFFD, so
+    # that the expression (and the indexes of migration 0014 built on it) never fails.
+    json_text = "(replace({doc}, '\\u0000', '\\ufffd')::json ->> '{key}')"
     _sql_cache: dict[str, str] = {}
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:

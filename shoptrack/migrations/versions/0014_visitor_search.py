@@ -42,9 +42,13 @@ def _without_marks(sql: str) -> str:
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        email, phone = "(info::json ->> 'email')", "(info::json ->> 'phone')"
+        from shoptrack.store.postgres import PostgresTx
+
+        email, phone = (PostgresTx.json_text.format(doc="info", key=k) for k in ("email", "phone"))
     else:
-        email, phone = "json_extract(info, '$.email')", "json_extract(info, '$.phone')"
+        from shoptrack.store.sqlite import SQLiteTx
+
+        email, phone = (SQLiteTx.json_text.format(doc="info", key=k) for k in ("email", "phone"))
     op.execute(f"CREATE INDEX visitors_app_email ON visitors (app_id, lower({email}))"
                f" WHERE {email} IS NOT NULL")
     op.execute(f"CREATE INDEX visitors_app_phone ON visitors (app_id, {_without_marks(phone)})"
