@@ -3,8 +3,16 @@
     .venv/bin/python bench/export.py --events 1000000 [--backend sqlite|postgresql]
     .venv/bin/python bench/export.py --app-json DIR/reports-sqlite-10000000.app.json
 
-With ``--app-json`` (written by ``bench/reports.py --keep``) it exports an existing
-database (the reports benchmark's year of 10 M events) instead of seeding one.
+With ``--app-json`` (written by ``bench/reports.py --keep``, or by ``--keep`` here) it
+exports an existing database (the reports benchmark's year of 10 M events) instead of
+seeding one.  ``--year`` seeds the reports benchmark's year of one shop
+(``seed_reports.py``) rather than ``seed.py``'s events; ``--keep DIR`` puts the SQLite
+file there, writes ``DIR/reports-sqlite-N.app.json`` and leaves both.
+
+Memory between exports: ``--repeat 2`` downloads each format twice in a row, and
+``--server-per-format`` gives each format a fresh server, so that what one export leaves
+behind (``rss_after_mib``: the server's RSS 2 s after the body ended, at rest) is seen
+apart from what another format left.
 
 Seeds the events straight into a fresh database (``seed.py``), starts ``shoptrack
 serve`` on it, and downloads ``GET /api/v1/export/events`` in each format (NDJSON,
@@ -42,7 +50,21 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def download(url: str, secret: str, fmt: str, pid: int, gzip: bool) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far: less sensitive than wall time to what
+    else the cores run."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def download(url: str, secret: str, fmt: str, pid: int, gzip: bool,
+             rest: float = 2.0) -> dict[str, Any]:
+    load = load_average()
+    cpu = cpu_seconds(pid)
     peak = [rss_kib(pid)]
     before = peak[0]
     done = threading.Event()
@@ -66,12 +88,19 @@ def download(url: str, secret: str, fmt: str, pid: int, gzip: bool) -> dict[str,
                 first_byte = time.perf_counter() - started
             size += len(chunk)
     seconds = time.perf_counter() - started
+    time.sleep(rest)  # the server finishes the response; then what it keeps is measured
     done.set()
     sampler.join()
+    after = rss_kib(pid)
+    cpu = cpu_seconds(pid) - cpu
     return {"format": fmt + (" (gzip)" if gzip else ""), "seconds": round(seconds, 2),
+            "server_cpu_seconds": round(cpu, 2),
             "first_byte_seconds": round(first_byte or 0, 3), "megabytes": round(size / 1e6, 1),
             "rss_before_mib": round(before / 1024, 1),
-            "rss_growth_mib": round((peak[0] - before) / 1024, 1)}
+            "rss_growth_mib": round((peak[0] - before) / 1024, 1),
+            "rss_after_mib": round(after / 1024, 1),
+            "rss_kept_mib": round((after - before) / 1024, 1),
+            "load_average_before": load, "load_average_after": load_average()}
 
 
 def retention_batches(url: str, app_id: int, batches: int) -> dict[str, Any]:
@@ -122,9 +151,19 @@ def main() -> None:
                         help="export this existing database (url, id, api_secret) instead")
     parser.add_argument("--formats", default="ndjson,csv,parquet,ndjson+gzip,csv+gzip",
                         help="comma-separated; +gzip asks for Content-Encoding: gzip")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="download each format this many times in a row")
+    parser.add_argument("--server-per-format", action="store_true",
+                        help="a fresh server for each format")
+    parser.add_argument("--year", action="store_true",
+                        help="seed the reports benchmark's year of one shop (seed_reports.py)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="SQLite: seed into DIR and keep the database and its app JSON")
+    parser.add_argument("--out", type=Path, help="also write the JSON document here")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="export-"))
     db: SQLiteDatabase | PostgresDatabase | None = None
+    keep = args.keep is not None and args.backend == "sqlite"
     if args.app_json:
         app = json.loads(args.app_json.read_text())
         url = app["url"]
@@ -132,34 +171,60 @@ def main() -> None:
         args.events = count_events(url)
         seeded = 0.0
     else:
-        db = (SQLiteDatabase(workdir, "export") if args.backend == "sqlite"
+        label = f"reports-sqlite-{args.events}" if keep else "export"
+        if keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        db = (SQLiteDatabase(args.keep if keep else workdir, label) if args.backend == "sqlite"
               else PostgresDatabase(os.environ.get("SHOPTRACK_TEST_POSTGRES_URL",
                                                    DEFAULT_POSTGRES_URL), "export"))
         app = db.register_app()
         url = db.url
+        if keep:
+            (args.keep / f"{label}.app.json").write_text(json.dumps({**app, "url": url}))
         began = time.perf_counter()
-        seed(db, app["id"], 0, args.events)
+        if args.year:
+            from seed_reports import seed_year
+
+            layout = seed_year(db, app["id"], args.events)
+            if keep:
+                (args.keep / f"{label}.layout.json").write_text(json.dumps(layout))
+        else:
+            seed(db, app["id"], 0, args.events)
         seeded = time.perf_counter() - began
-    server = shoptrack("shoptrack", url, 1, workdir,
-                       {"SHOPTRACK_RETENTION_INTERVAL_SECONDS": "0"}).start()
+    names = args.formats.split(",")
+    groups = [[n] for n in names] if args.server_per_format else [names]
     runs = []
-    try:
-        assert server.proc is not None
-        pid = server.proc.pid
-        for name in args.formats.split(","):
-            fmt, _, gz = name.partition("+")
-            runs.append(download(server.url, app["api_secret"], fmt, pid, gz == "gzip"))
-            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-    finally:
-        server.stop()
+    for group in groups:
+        server = shoptrack("shoptrack", url, 1, workdir,
+                           {"SHOPTRACK_RETENTION_INTERVAL_SECONDS": "0"}).start()
+        try:
+            assert server.proc is not None
+            pid = server.proc.pid
+            time.sleep(1)  # started: let it settle before the first RSS reading
+            for name in group:
+                fmt, _, gz = name.partition("+")
+                for turn in range(1, args.repeat + 1):
+                    runs.append({"turn": turn, **download(server.url, app["api_secret"], fmt,
+                                                          pid, gz == "gzip")})
+                    print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        finally:
+            server.stop()
     for run in runs:
         run["seconds_per_million"] = round(run["seconds"] / (args.events / 1e6), 2)
+        run["server_cpu_seconds_per_million"] = round(run["server_cpu_seconds"]
+                                                      / (args.events / 1e6), 2)
     out: dict[str, Any] = {"backend": args.backend, "events": args.events,
-                           "seed_seconds": round(seeded, 1), "exports": runs,
-                           "load_average": Path("/proc/loadavg").read_text().split()[:3]}
-    if args.retention_batches and db is not None:  # never delete from a database we did not seed
+                           "seed_seconds": round(seeded, 1),
+                           "server_per_format": args.server_per_format, "exports": runs,
+                           "load_average": load_average()}
+    if keep:
+        out["kept"] = {"url": url, "app_json": str(args.keep / f"{label}.app.json")}
+    # Never delete from a database we did not seed, nor from one we keep.
+    if args.retention_batches and db is not None and not keep:
         out["retention"] = retention_batches(url, app["id"], args.retention_batches)
     print(json.dumps(out, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
     if isinstance(db, PostgresDatabase):
         db.drop()
 

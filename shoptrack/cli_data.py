@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 import click
 
 from shoptrack.config import Settings
-from shoptrack.export import FORMATS, Format, render
+from shoptrack.export import FORMATS, PAGE_ROWS, Format, render
 from shoptrack.migrate import migrate
 from shoptrack.store import App, Store, open_store
 from shoptrack.store.contract import EXPORT_KINDS, ExportKind, ExportPage, ExportQuery
@@ -108,7 +108,7 @@ def export_command(kind: str, app_key: str, fmt: str, since: str | None, until: 
         app = _app(store, app_key)
         upto = store.export_upto(export_kind, app.id)
         query = ExportQuery(after_id=after_id, upto=upto, type=query.type, since=query.since,
-                            until=query.until)
+                            until=query.until, page_size=PAGE_ROWS)
         bar = _progress(f"{kind} of {app_key}", max(upto - after_id, 0))
 
         def pages() -> Iterator[ExportPage]:

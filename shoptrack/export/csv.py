@@ -31,6 +31,7 @@ def render(kind: ExportKind, pages: Iterable[ExportPage]) -> Iterator[bytes]:
     writer.writerow([name for name, _ in columns])
     for page in pages:
         writer.writerows([_field(row[name], col) for name, col in columns] for row in page.rows)
+        del page  # not held while the next page is read
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

@@ -20,13 +20,13 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from shoptrack.export import FORMATS, MEDIA_TYPES, Format, gzipped, render
+from shoptrack.export import FORMATS, MEDIA_TYPES, PAGE_ROWS, Format, gzipped, render
 from shoptrack.store.contract import ExportKind, ExportQuery
 from shoptrack.web.api import CurrentApp, _ms
 from shoptrack.web.services import services
 
 router = APIRouter(prefix="/api/v1", tags=["export"])
-PAGE_SIZE = 5_000  # rows a page: one short read each
+PAGE_SIZE = PAGE_ROWS  # rows a page: one short read each
 _RESPONSES: dict[int | str, dict[str, object]] = {200: {
     "description": "the rows, in id order; `X-Last-Id`: the after_id of the next "
     "incremental export",
