@@ -63,7 +63,8 @@ def summary(store: Store, app: App, params: SummaryParams | None = None,
             (period.start_ms, period.end_ms), 0, 0)
         return Summary(
             visitors=people, identified_visitors=identified,
-            new_visitors=store.report_new_visitors(app.id, period.start_ms, period.end_ms),
+            new_visitors=store.report_new_visitors(
+                app.id, period.start_ms, period.end_ms, pieces),
             visits=store.report_visits(app.id, pieces).get(0, 0),
             events=sum(counts.values()), page_views=counts.get("link", 0),
             product_views=counts.get("view_product", 0),

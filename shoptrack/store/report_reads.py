@@ -94,8 +94,8 @@ class ReportReads(ABC):
         """(people with any event, of whom identified by a visitor uid) over all pieces."""
 
     @abstractmethod
-    def report_new_visitors(self, app_id: int, start: int, end: int) -> int:
-        """People first seen in ``[start, end)``."""
+    def report_new_visitors(self, app_id: int, start: int, end: int, pieces: Pieces) -> int:
+        """People first seen in ``[start, end)`` (whose pieces are ``pieces``)."""
 
     @abstractmethod
     def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:

@@ -12,8 +12,8 @@ import orjson
 from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
 from shoptrack.store import report_ranges as ranges
-from shoptrack.store.chains import SOURCE_KEY, source_key, source_of_key
-from shoptrack.store.days import DAY_MS
+from shoptrack.store.chains import FIRST, SOURCE_KEY, source_key, source_of_key
+from shoptrack.store.days import DAY_MS, SLOT_MS
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -255,11 +255,26 @@ class ReportSql(ReportReads):
         extra = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
         return found.get(("any", ""), 0) + extra[0], found.get(("known", ""), 0) + extra[1]
 
-    def report_new_visitors(self, app_id: int, start: int, end: int) -> int:
+    def report_new_visitors(self, app_id: int, start: int, end: int, pieces: Pieces) -> int:
+        whole = ranges.whole_days(pieces)
         with self._read() as tx:
-            row = tx.one("SELECT COUNT(*) FROM visitors WHERE app_id = ? AND first_seen >= ?"
-                         " AND first_seen < ?", (app_id, start, end))
-        return int(row[0]) if row else 0
+            if whole is None:
+                row = tx.one("SELECT COUNT(*) FROM visitors WHERE app_id = ?"
+                             " AND first_seen >= ? AND first_seen < ?", (app_id, start, end))
+                return int(row[0]) if row else 0
+            (a, b), slots = whole
+            # The whole days: the first links of the people's chains of days (a person's
+            # first day is the UTC day of their first event); the edges: their profiles.
+            row = tx.one("SELECT SUM(l.n) FROM report_links l WHERE l.app_id = ?"
+                         " AND l.dim = 'any' AND l.key = '' AND l.day >= ? AND l.day < ?"
+                         f" AND l.prev = {FIRST}", (app_id, a, b))
+            found = int(row[0] or 0) if row else 0
+            for _, lo, hi in slots:
+                row = tx.one("SELECT COUNT(*) FROM visitors WHERE app_id = ?"
+                             " AND first_seen >= ? AND first_seen < ?",
+                             (app_id, lo * SLOT_MS, hi * SLOT_MS))
+                found += int(row[0]) if row else 0
+        return found
 
     def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
         totals = f"""SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 1 ELSE 0 END),
