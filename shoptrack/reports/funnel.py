@@ -36,11 +36,10 @@ class Funnel(BaseModel):
 def funnel(store: Store, app: App, params: FunnelParams | None = None,
            now_ms: int | None = None) -> Report[Funnel]:
     def compute(period: Period) -> Funnel:
-        spans, pieces = whole(period, store.report_days_upto(app.id))
+        _, pieces = whole(period, store.report_days_upto(app.id))
         active = store.report_active(app.id, pieces).get(0, (0, 0, 0))
         counts = dict(zip(STEPS[:3], active, strict=True))
-        totals = store.report_orders(app.id, spans).get(0)
-        counts["purchased"] = totals.buyers if totals else 0
+        counts["purchased"] = store.report_buyers(app.id, period.start_ms, period.end_ms)
         steps = []
         for index, step in enumerate(STEPS):
             previous = counts[STEPS[index - 1]] if index else counts[step]

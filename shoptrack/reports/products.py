@@ -65,12 +65,12 @@ def products(store: Store, app: App, params: ProductsParams | None = None,
             figures.setdefault(pid, [0, 0, 0, 0, 0])[0] += n
         for _, pid, _, qty in store.report_counts(app.id, "add", pieces):
             figures.setdefault(pid, [0, 0, 0, 0, 0])[1] += qty
-        for pid, qty, orders, revenue in store.report_product_orders(
-                app.id, period.start_ms, period.end_ms):
+        for _, pid, orders, qty in store.report_counts(app.id, "sold", pieces):
             entry = figures.setdefault(pid, [0, 0, 0, 0, 0])
             entry[2] += qty
             entry[3] += orders
-            entry[4] += revenue
+        for _, pid, _, revenue in store.report_counts(app.id, "sold_revenue", pieces):
+            figures.setdefault(pid, [0, 0, 0, 0, 0])[4] += revenue
         column = {"views": 0, "adds": 1, "purchases": 2, "revenue": 4}[params.sort]
         ranked = sorted(figures.items(), key=lambda kv: (-kv[1][column], kv[0]))
         page = ranked[params.offset:params.offset + params.limit]

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from shoptrack.money import format_money
 from shoptrack.reports.period import Period, RangeParams, Report, ratio, run_report, whole
 from shoptrack.store.contract import App, Store
+from shoptrack.store.report_reads import OrderTotals
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +56,8 @@ def summary(store: Store, app: App, params: SummaryParams | None = None,
         counts: dict[str, int] = {}
         for _, etype, n, _ in store.report_counts(app.id, "event", pieces):
             counts[etype] = counts.get(etype, 0) + n
-        totals = store.report_orders(app.id, spans).get(0)
-        orders = totals.orders if totals else 0
-        revenue = totals.revenue if totals else 0
+        totals = store.report_orders(app.id, pieces).get(0, OrderTotals())
+        orders, revenue = totals.orders, totals.revenue
         carts, value, _ = store.report_abandoned_carts(
             app.id, now - app.settings.abandon_after * 1000,
             (period.start_ms, period.end_ms), 0, 0)
@@ -70,9 +70,10 @@ def summary(store: Store, app: App, params: SummaryParams | None = None,
             product_views=counts.get("view_product", 0),
             orders=orders, revenue=format_money(revenue) or "0.00",
             average_order_value=average(revenue, orders),
-            conversion_rate=ratio(totals.buyers if totals else 0, people),
-            cancelled_orders=totals.cancelled_orders if totals else 0,
-            cancelled_revenue=format_money(totals.cancelled_revenue if totals else 0) or "0.00",
+            conversion_rate=ratio(store.report_buyers(app.id, period.start_ms, period.end_ms),
+                                  people),
+            cancelled_orders=totals.cancelled_orders,
+            cancelled_revenue=format_money(totals.cancelled_revenue) or "0.00",
             abandoned_carts=carts, abandoned_value=format_money(value) or "0.00")
 
     return run_report(app, (params or SummaryParams()).range, compute, now)

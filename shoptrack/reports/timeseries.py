@@ -52,7 +52,7 @@ def _values(store: Store, app: App, metric: Metric,
             spans: list[tuple[int, int, int]]) -> dict[int, int]:
     upto = store.report_days_upto(app.id)
     if metric in ("revenue", "orders"):
-        totals = store.report_orders(app.id, spans)
+        totals = store.report_orders(app.id, pieces(spans, upto))
         return {i: t.revenue if metric == "revenue" else t.orders for i, t in totals.items()}
     if metric == "visits":
         return store.report_visits(app.id, pieces(spans, upto))

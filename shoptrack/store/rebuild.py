@@ -67,7 +67,8 @@ def begin(tx: Tx, app_id: int, since: int | None = None) -> None:
            " WHERE e.visitor_id = report_visits.visitor_id AND e.type <> 'order_update'"
            " AND e.received_at >= report_visits.started_at AND e.received_at < ?), started_at)"
            " WHERE app_id = ? AND last_at >= ?", (start, app_id, start))
-    tx.run("DELETE FROM report_order_lines WHERE app_id = ? AND created_at >= ?", (app_id, start))
+    for table in ("report_orders", "report_order_lines"):
+        tx.run(f"DELETE FROM {table} WHERE app_id = ? AND created_at >= ?", (app_id, start))
     tx.run("UPDATE report_days SET upto = ? WHERE app_id = ? AND upto >= ?",
            (start // DAY_MS - 1, app_id, start // DAY_MS))
     # The names stay as they are (the write path keeps them exact, and only they hold a
@@ -104,8 +105,11 @@ def step(tx: Tx, app_id: int, chunk: int | None = None) -> Progress:
         after = int(events[-1][0]) if events else upto
         tx.run("UPDATE report_rebuilds SET next_event = ? WHERE app_id = ?", (after, app_id))
         return Progress(after, upto, False)
-    last = refresh_range(tx, app_id, since, after_order, chunk)
+    last, deltas = refresh_range(tx, app_id, since, after_order, chunk)
     if last is not None:
+        rollups = Rollups(tx, track_orders=False, sum_days=False, replaying=True)
+        rollups.count_orders(deltas)
+        rollups.flush()
         tx.run("UPDATE report_rebuilds SET next_order = ? WHERE app_id = ?", (last, app_id))
         return Progress(upto, upto, False)
     days.summarise(tx, app_id, now_ms())

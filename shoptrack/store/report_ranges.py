@@ -21,7 +21,8 @@ from shoptrack.store.report_reads import Pieces, Spans
 from shoptrack.store.tx import Tx, dumps
 
 BUCKET_COLUMNS = (("i", "int"), ("g", "int"), ("b", "int"))
-NOT_CANCELLED = "o.state <> 'cancelled'"
+CANCELLED = "cancelled"  # an order's state once cancelled (shoptrack.properties normalises)
+NOT_CANCELLED = f"o.state <> '{CANCELLED}'"
 MAX_RANGES = 8
 HOUR_MS = 3_600_000
 

@@ -35,7 +35,6 @@ class OrderTotals:
     revenue: int = 0
     cancelled_orders: int = 0
     cancelled_revenue: int = 0
-    buyers: int = 0  # distinct people with a non-cancelled order (asked for one span only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +97,14 @@ class ReportReads(ABC):
         """People first seen in ``[start, end)`` (whose pieces are ``pieces``)."""
 
     @abstractmethod
-    def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
-        """Orders placed in each span, as they stand now (cancelled apart); ``buyers`` only
-        when one span is asked (0 otherwise)."""
+    def report_orders(self, app_id: int, pieces: Pieces) -> dict[int, OrderTotals]:
+        """Orders placed in each interval (of the pieces), as they stand now (cancelled
+        apart), from their counts (``report_counts`` dimension ``order``, per state;
+        ``sold`` and ``sold_revenue`` per product: shoptrack.store.order_lines)."""
 
     @abstractmethod
-    def report_order_states(self, app_id: int, start: int, end: int
-                            ) -> list[tuple[str, int, int]]:
-        """``(state, orders, revenue)`` of the orders placed in ``[start, end)``."""
-
-    @abstractmethod
-    def report_product_orders(self, app_id: int, start: int, end: int
-                              ) -> list[tuple[str, int, int, int]]:
-        """``(product_id, quantity, orders, revenue)`` of non-cancelled orders placed in
-        ``[start, end)``; quantity and revenue in units."""
+    def report_buyers(self, app_id: int, start: int, end: int) -> int:
+        """Distinct people with an order placed in ``[start, end)`` and not cancelled."""
 
     @abstractmethod
     def report_product_names(self, app_id: int, product_ids: Sequence[str]) -> dict[str, str]:

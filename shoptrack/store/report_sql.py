@@ -276,29 +276,21 @@ class ReportSql(ReportReads):
                 found += int(row[0]) if row else 0
         return found
 
-    def report_orders(self, app_id: int, spans: Spans) -> dict[int, OrderTotals]:
-        totals = f"""SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 1 ELSE 0 END),
-            SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN o.revenue ELSE 0 END),
-            SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 0 ELSE 1 END),
-            SUM(CASE WHEN {ranges.NOT_CANCELLED} THEN 0 ELSE o.revenue END)"""
-        if len(spans) == 1:
-            i, start, end = spans[0]
-            with self._read() as tx:
-                row = tx.one(f"SELECT {totals}, COUNT(DISTINCT CASE WHEN {ranges.NOT_CANCELLED}"
-                             " THEN o.visitor_id END) FROM orders o WHERE o.app_id = ?"
-                             " AND o.created_at >= ? AND o.created_at < ?", (app_id, start, end))
-            return {} if row is None or row[0] is None else {
-                i: OrderTotals(*(int(v or 0) for v in row))}
+    def report_orders(self, app_id: int, pieces: Pieces) -> dict[int, OrderTotals]:
         out: dict[int, list[int]] = {}
-        unit = ranges.unit_of(spans)
-        for i, slot_totals in ranges.by_span(spans, self._per_unit(
-                f"SELECT o.created_at / {unit}, {totals} FROM orders o WHERE o.app_id = ?"
-                " AND o.created_at >= ? AND o.created_at < ?"
-                f" GROUP BY o.created_at / {unit}", app_id, spans), unit):
+        for i, state, n, revenue in self.report_counts(app_id, "order", pieces):
             entry = out.setdefault(i, [0, 0, 0, 0])
-            for k, value in enumerate(slot_totals):
-                entry[k] += int(value or 0)
+            at = 2 if state == ranges.CANCELLED else 0
+            entry[at] += n
+            entry[at + 1] += revenue
         return {i: OrderTotals(*v) for i, v in out.items()}
+
+    def report_buyers(self, app_id: int, start: int, end: int) -> int:
+        with self._read() as tx:  # orders_app_created holds what this reads
+            row = tx.one("SELECT COUNT(DISTINCT o.visitor_id) FROM orders o WHERE o.app_id = ?"
+                         f" AND o.created_at >= ? AND o.created_at < ? AND {ranges.NOT_CANCELLED}",
+                         (app_id, start, end))
+        return int(row[0] or 0) if row else 0
 
     def _per_unit(self, sql: str, app_id: int, spans: Spans) -> list[tuple[Any, ...]]:
         """``sql`` over the whole of ``spans`` (one index range), grouped by its unit."""
@@ -306,23 +298,6 @@ class ReportSql(ReportReads):
             return []
         with self._read() as tx:
             return tx.all(sql, (app_id, min(s[1] for s in spans), max(s[2] for s in spans)))
-
-    def report_order_states(self, app_id: int, start: int, end: int
-                            ) -> list[tuple[str, int, int]]:
-        with self._read() as tx:
-            found = tx.all("SELECT state, COUNT(*), SUM(revenue) FROM orders WHERE app_id = ?"
-                           " AND created_at >= ? AND created_at < ? GROUP BY state",
-                           (app_id, start, end))
-        return [(state, int(n), int(revenue or 0)) for state, n, revenue in found]
-
-    def report_product_orders(self, app_id: int, start: int, end: int
-                              ) -> list[tuple[str, int, int, int]]:
-        with self._read() as tx:
-            found = tx.all(
-                "SELECT product_id, SUM(qnt), COUNT(*), SUM(revenue) FROM report_order_lines"
-                " WHERE app_id = ? AND created_at >= ? AND created_at < ? AND cancelled = 0"
-                " GROUP BY product_id", (app_id, start, end))
-        return [(pid, int(q), int(n), int(r)) for pid, q, n, r in found]
 
     def report_product_names(self, app_id: int, product_ids: Sequence[str]) -> dict[str, str]:
         if not product_ids:

@@ -32,7 +32,7 @@ from shoptrack.protocol import Event
 from shoptrack.store import days
 from shoptrack.store.chains import Links
 from shoptrack.store.contract import AppSettings
-from shoptrack.store.order_lines import refresh_lines
+from shoptrack.store.order_lines import Deltas, refresh_lines
 from shoptrack.store.tx import Tx, dumps, with_ids
 from shoptrack.store.visits import ACTIVITY_EXCLUDED, Visits
 
@@ -281,7 +281,7 @@ class Rollups:
         if not final:
             return
         if self.orders:
-            refresh_lines(tx, sorted(self.orders))
+            late = self.count_orders(refresh_lines(tx, sorted(self.orders))) or late
             self.orders.clear()
         if self.names:
             tx.send(UPSERT_NAMES.format(rows=tx.rows(NAME_COLUMNS), kept=self.kept), (dumps(
@@ -306,6 +306,21 @@ class Rollups:
                 self.upto[app] = days.summarise(tx, app, latest)
         self.latest.clear()
         self.earliest.clear()
+
+    def count_orders(self, deltas: Deltas) -> bool:
+        """Add what orders' copies count for now less what they counted for before
+        (order_lines.py); whether any of it falls on a day already summed."""
+        late = False
+        for (app, dim, slot, key), (n, qty) in deltas.items():
+            if not (n or qty):
+                continue
+            if app not in self.upto:
+                self.prefetch([app], ())
+            entry = self.counts.setdefault((app, dim, 0, slot, key), [0, 0])
+            entry[0] += n
+            entry[1] += qty
+            late = late or self._summed(app, slot)
+        return late
 
     def _summed(self, app: int, slot: int) -> bool:
         return slot // days.SLOTS_PER_DAY <= self.upto.get(app, days.NONE_YET)

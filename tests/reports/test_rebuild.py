@@ -17,7 +17,8 @@ from tests.reports.conftest import Shop, ms
 
 RANGE = {"from_": "2026-01-04", "to": "2026-01-08"}
 TABLES = ("report_counts", "report_people", "report_reach", "report_visits",
-          "report_order_lines", "report_products", "report_rebuilds", "report_days")
+          "report_orders", "report_order_lines", "report_products", "report_rebuilds",
+          "report_days")
 
 
 def _history(shop: Shop) -> None:
@@ -212,8 +213,10 @@ ROLLUPS_0009 = {
     "report_products": "app_id, product_id, name, named_at",
     "report_days": "app_id, upto",
 }
-# The visits' day counts came with report_links (0013), which fills them.
-WHERE_0009 = {"report_counts": " WHERE dim NOT IN ('visit', 'entry')"}
+# The visits' day counts came with report_links (0013), the orders' with report_orders
+# (0015): those migrations fill them.
+WHERE_0009 = {"report_counts": " WHERE dim NOT IN ('visit', 'entry', 'order', 'sold',"
+                               " 'sold_revenue')"}
 PEOPLE_AS_REACH = (
     "INSERT INTO {old}report_reach (app_id, dim, grain, bucket, key, visitor_id)"
     " SELECT app_id, d.dim, grain, bucket, '', visitor_id FROM {new}report_people"

@@ -20,8 +20,6 @@ one column, its entries small on the write path; its look-ups read the
 person's rows, chains.py.)
 """
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -49,30 +47,16 @@ def upgrade() -> None:
 
 
 def _link_and_rebuild() -> None:
-    """Link the day rows already stored, then run the rebuilds migration 0006
-    registered (a database of the first round) to their end, in this migration's
-    transaction, with today's :mod:`shoptrack.store.rebuild` (which links the days
-    it sums).  A later migration that changes what the rebuild writes takes this
-    step over."""
-    from shoptrack.store import chains, days, rebuild
+    """Link the day rows already stored.  (Migration 0015 then runs the rebuilds that
+    migration 0006 registered, for a database of the first round, with today's
+    :mod:`shoptrack.store.rebuild`, which links the days it sums.)"""
+    from shoptrack.migrations import store_tx
+    from shoptrack.store import chains, days
 
     bind = op.get_bind()
-    raw: Any = bind.connection.dbapi_connection
-    tx: Any
-    if bind.dialect.name == "postgresql":
-        from shoptrack.store.postgres import PostgresTx
-
-        tx = PostgresTx(raw.cursor())
-    else:
-        from shoptrack.store.sqlite import SQLiteTx
-
-        tx = SQLiteTx(raw)
+    tx = store_tx()
     for app_id, upto in bind.execute(sa.text(
             "SELECT d.app_id, d.upto FROM report_days d WHERE NOT EXISTS (SELECT 1 FROM"
             " report_rebuilds r WHERE r.app_id = d.app_id) ORDER BY d.app_id")).fetchall():
         chains.link_days(tx, int(app_id), 0, int(upto) + 1)
         days.sum_blocks(tx, int(app_id), 0, (int(upto) + 1) // days.BLOCK_DAYS)
-    for (app_id,) in bind.execute(sa.text("SELECT app_id FROM report_rebuilds"
-                                          " ORDER BY app_id")).fetchall():
-        while not rebuild.step(tx, int(app_id)).finished:
-            pass
