@@ -44,6 +44,8 @@ UPDATE_TOUCHED = (
     "UPDATE visitors SET event_count = visitors.event_count + t.n,"
     " last_seen = CASE WHEN visitors.last_seen < t.seen THEN t.seen ELSE visitors.last_seen END,"
     " cart_updated_at = COALESCE(t.cart_at, visitors.cart_updated_at),"
+    " cart_value = CASE WHEN t.cart_at IS NULL THEN visitors.cart_value"
+    f" ELSE {carts.CART_VALUE.format(visitor='visitors.id')} END,"
     " info = COALESCE(t.info, visitors.info) FROM {rows} WHERE visitors.id = t.id"
 )
 

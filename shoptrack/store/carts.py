@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shoptrack.money import to_units
+from shoptrack.money import UNITS_PER_ONE, to_units
 from shoptrack.protocol import Event
 from shoptrack.store.tx import Tx
 
@@ -23,6 +23,13 @@ UPSERT_LINE = (
     " product_image_url = COALESCE(excluded.product_image_url, cart_lines.product_image_url),"
     " updated_at = excluded.updated_at"
 )
+
+
+# What a visitor's cart is worth (units), NULL when it is empty: ``visitors.cart_value``,
+# kept with ``cart_updated_at`` so that the abandoned carts' count and value read the
+# visitors' index alone (migration 0016).
+CART_VALUE = ("(SELECT CAST(SUM(l.qnt * COALESCE(l.price, 0)) AS BIGINT) / " + str(UNITS_PER_ONE)
+              + " FROM cart_lines l WHERE l.visitor_id = {visitor})")
 
 
 def _add_line(tx: Tx, visitor_id: int, item: Any, now: int) -> None:

@@ -187,8 +187,8 @@ class Identities:
         rows = {
             row[0]: row
             for row in tx.all(
-                "SELECT id, info, first_seen, last_seen, event_count, cart_updated_at"
-                " FROM visitors WHERE id IN (?, ?) ORDER BY id" + tx.for_update,
+                "SELECT id, info, first_seen, last_seen, event_count, cart_updated_at,"
+                " cart_value FROM visitors WHERE id IN (?, ?) ORDER BY id" + tx.for_update,
                 (source, target),
             )
         }
@@ -199,16 +199,16 @@ class Identities:
         if src_cart is not None and (dst_cart is None or src_cart > dst_cart):
             tx.send("DELETE FROM cart_lines WHERE visitor_id = ?", (target,))
             tx.send("UPDATE cart_lines SET visitor_id = ? WHERE visitor_id = ?", (target, source))
-            cart_updated_at = src_cart
+            cart_updated_at, cart_value = src_cart, src[6]
         else:
             tx.send("DELETE FROM cart_lines WHERE visitor_id = ?", (source,))
-            cart_updated_at = dst_cart
+            cart_updated_at, cart_value = dst_cart, dst[6]
         info = {**orjson.loads(src[1]), **orjson.loads(dst[1])}
         tx.send(
             "UPDATE visitors SET info = ?, first_seen = ?, last_seen = ?, event_count = ?,"
-            " cart_updated_at = ? WHERE id = ?",
+            " cart_updated_at = ?, cart_value = ? WHERE id = ?",
             (dumps(info), min(src[2], dst[2]), max(src[3], dst[3]), src[4] + dst[4],
-             cart_updated_at, target),
+             cart_updated_at, cart_value, target),
         )
         tx.send("DELETE FROM visitors WHERE id = ?", (source,))
         self._retarget(source, target, owner)

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 
-from shoptrack.money import UNITS_PER_ONE
 from shoptrack.store import rebuild
 from shoptrack.store import report_ranges as ranges
 from shoptrack.store.chains import FIRST, SOURCE_KEY, source_key, source_of_key
@@ -417,27 +416,19 @@ class ReportSql(ReportReads):
     def report_abandoned_carts(self, app_id: int, idle_before: int, span: tuple[int, int],
                                limit: int, offset: int) -> tuple[int, int, list[CartRow]]:
         lo, hi = span[0], min(span[1], idle_before + 1)
-        # The visitors by when their cart last changed (the partial index): the count and
-        # value of their carts summed here, then only the page's carts read, in order.
+        # The visitors by when their cart last changed, with its value (a cart's value is
+        # NULL once it is empty): the count and value from that index alone, then only the
+        # page's carts read, in order.
         span_of = ("FROM visitors v WHERE v.app_id = ? AND v.cart_updated_at >= ?"
-                   " AND v.cart_updated_at < ?")
-        unit = UNITS_PER_ONE
+                   " AND v.cart_updated_at < ? AND v.cart_value IS NOT NULL")
         with self._read() as tx:
-            row = tx.one("SELECT COUNT(*), SUM(c.value) FROM (SELECT CAST(SUM(l.qnt"
-                         f" * COALESCE(l.price, 0)) AS BIGINT) / {unit} AS value FROM visitors v"
-                         " JOIN cart_lines l ON l.visitor_id = v.id WHERE v.app_id = ?"
-                         " AND v.cart_updated_at >= ? AND v.cart_updated_at < ? GROUP BY v.id)"
-                         " AS c", (app_id, lo, hi))
+            row = tx.one(f"SELECT COUNT(*), SUM(v.cart_value) {span_of}", (app_id, lo, hi))
             found = tx.all(
-                f"SELECT v.id, v.cart_updated_at {span_of} AND EXISTS (SELECT 1 FROM cart_lines"
-                " l WHERE l.visitor_id = v.id) ORDER BY v.cart_updated_at DESC, v.id DESC"
-                " LIMIT ? OFFSET ?", (app_id, lo, hi, limit, offset)) if limit > 0 else []
-            page = []
-            for vid, idle_since in found:
-                value = tx.one("SELECT SUM(qnt * COALESCE(price, 0)) FROM cart_lines"
-                               " WHERE visitor_id = ?", (vid,))
-                page.append(self._cart(tx, int(vid), int(idle_since),
-                                       int(value[0] or 0) // unit if value else 0))
+                f"SELECT v.id, v.cart_updated_at, v.cart_value {span_of}"
+                " ORDER BY v.cart_updated_at DESC, v.id DESC LIMIT ? OFFSET ?",
+                (app_id, lo, hi, limit, offset)) if limit > 0 else []
+            page = [self._cart(tx, int(vid), int(idle_since), int(value))
+                    for vid, idle_since, value in found]
         count, total = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
         return count, total, page
 

@@ -160,6 +160,28 @@ def test_abandoned_carts_are_one_per_cart_and_leave_when_emptied_or_bought(shop:
     assert shop.data("abandoned-carts", **RANGE)["total"] == 0
 
 
+def test_a_merge_keeps_the_newer_cart_with_its_value(shop: Shop) -> None:
+    shop.configure(abandon_after=1800)
+    # Anna's phone cart, then a newer one on the laptop as a guest; logging in on the
+    # laptop folds the guest into her profile, and the newer cart (the guest's) stays.
+    shop.send(f"{DAY1}T09:00:00", "add_to_cart", guest="phone", visitor="anna",
+              product_id="p1", qnt=1, price="3")
+    shop.send(f"{DAY1}T10:00:00", "add_to_cart", guest="laptop", product_id="p2", qnt=2,
+              price="4.25")
+    shop.send(f"{DAY1}T10:05:00", "link", guest="laptop", visitor="anna",
+              url="https://shop.example/")
+    carts = shop.data("abandoned-carts", **RANGE)
+    assert (carts["total"], carts["total_value"]) == (1, "8.50")
+    assert [(i["product_id"], i["qnt"]) for i in carts["carts"][0]["items"]] == [("p2", 2)]
+    assert carts["carts"][0]["value"] == "8.50"
+    summary = shop.data("summary", **RANGE)
+    assert (summary["abandoned_carts"], summary["abandoned_value"]) == (1, "8.50")
+    # Emptied after the merge: no longer abandoned, and worth nothing.
+    shop.send(f"{DAY1}T10:10:00", "remove_from_cart", guest="laptop", visitor="anna",
+              product_id="p2", qnt=2)
+    assert shop.data("summary", **RANGE)["abandoned_carts"] == 0
+
+
 def test_visits_sources_and_orders_of_a_visit(shop: Shop) -> None:
     shop.send(f"{DAY1}T10:00:00", "link", guest="g1",
               url="https://shop.example/sale?utm_source=news&utm_medium=email&utm_campaign=jan",
