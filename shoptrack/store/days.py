@@ -54,7 +54,8 @@ BLOCK_COUNTS = (
     " SET n = report_counts.n + excluded.n, qty = report_counts.qty + excluded.qty"
 )
 # One statement per dimension, so that each reads one range of the primary key.
-ORDER_DIMS = ("order", "sold", "sold_revenue")  # what orders count for (order_lines.py)
+# What orders count for (order_lines.py).
+ORDER_DIMS = ("order", "sold", "sold_revenue", "order_source")
 COUNT_DIMS = ("event", "view", "add", "page", "custom", *ORDER_DIMS)
 REACH_DIMS = ("product", "page", "custom")
 

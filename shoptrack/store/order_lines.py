@@ -10,7 +10,15 @@ with the events' counts (days and blocks already summed included):
 
 * dimension ``order``, key the state: ``n`` orders, ``qty`` their revenue;
 * dimension ``sold``, key a product id: ``n`` orders (not cancelled) that hold it,
-  ``qty`` the quantity; ``sold_revenue``: ``qty`` the revenue of those lines.
+  ``qty`` the quantity; ``sold_revenue``: ``qty`` the revenue of those lines;
+* dimension ``order_source``, key the source of the visit the order was placed in
+  (the buyer's latest visit begun by then, :func:`~shoptrack.store.chains.source_key`):
+  ``n`` orders not cancelled, ``qty`` their revenue.
+
+An order's visit is found when it is placed, and again whenever it could change: a
+merge (the person's visits are derived again, and the orders move), an erasure
+(their visits go).  Later events never change it: a visit begins after the end of
+the one before (:mod:`.visits`), whose end is at or after the purchase.
 
 What each order counted for is kept in two copies, ``report_orders`` (one row an
 order) and ``report_order_lines`` (one row an order and product), so that the
@@ -27,13 +35,14 @@ from typing import Any
 import orjson
 
 from shoptrack.money import to_units
+from shoptrack.store.chains import SOURCE_KEY
 from shoptrack.store.days import SLOT_MS
 from shoptrack.store.tx import Tx, dumps
 
 LINE_COLUMNS = (("order_ref", "int"), ("product_id", "text"), ("app_id", "int"),
                 ("created_at", "int"), ("cancelled", "int"), ("qnt", "int"), ("revenue", "int"))
 HEAD_COLUMNS = (("order_ref", "int"), ("app_id", "int"), ("created_at", "int"),
-                ("state", "text"), ("revenue", "int"))
+                ("state", "text"), ("revenue", "int"), ("source", "text"))
 # Sent with the batch's other statements (a COPY would be one more round trip on PostgreSQL).
 INSERT_LINES = (
     "INSERT INTO report_order_lines (order_ref, product_id, app_id, created_at, cancelled, qnt,"
@@ -41,10 +50,14 @@ INSERT_LINES = (
     " t.revenue FROM {rows}"
 )
 INSERT_HEADS = (
-    "INSERT INTO report_orders (order_ref, app_id, created_at, state, revenue) SELECT"
-    " t.order_ref, t.app_id, t.created_at, t.state, t.revenue FROM {rows}"
+    "INSERT INTO report_orders (order_ref, app_id, created_at, state, revenue, source) SELECT"
+    " t.order_ref, t.app_id, t.created_at, t.state, t.revenue, t.source FROM {rows}"
 )
-ORDER_COLUMNS = "o.id, o.app_id, o.created_at, o.state, o.items, o.revenue"
+# The source key of the visit an order (alias o) was placed in; NULL without one.
+ORDER_SOURCE = (f"(SELECT {SOURCE_KEY} FROM report_visits v WHERE v.visitor_id = o.visitor_id"
+                " AND v.started_at <= o.created_at ORDER BY v.started_at DESC LIMIT 1)")
+ORDER_COLUMNS = f"o.id, o.app_id, o.created_at, o.state, o.items, o.revenue, {ORDER_SOURCE}"
+CANCELLED = "cancelled"  # an order's state once cancelled (shoptrack.properties normalises)
 # (app id, dimension, slot, key) -> [n, qty]
 Deltas = dict[tuple[int, str, int, str], list[int]]
 
@@ -71,15 +84,15 @@ def lines_of(order: Sequence[Any]) -> list[tuple[Any, ...]]:
         entry = per_product.setdefault(str(product_id), [0, 0])
         entry[0] += to_units(qnt)
         entry[1] += 0 if price is None else to_units(qnt * price)
-    cancelled = 1 if state == "cancelled" else 0
+    cancelled = 1 if state == CANCELLED else 0
     return [(int(ref), pid, int(app_id), int(created_at), cancelled, qnt, revenue)
             for pid, (qnt, revenue) in sorted(per_product.items())]
 
 
 def head_of(order: Sequence[Any]) -> tuple[Any, ...]:
     """The ``report_orders`` row of one order (columns :data:`ORDER_COLUMNS`)."""
-    ref, app_id, created_at, state, _, revenue = order
-    return int(ref), int(app_id), int(created_at), str(state), int(revenue or 0)
+    ref, app_id, created_at, state, _, revenue, source = order
+    return int(ref), int(app_id), int(created_at), str(state), int(revenue or 0), source
 
 
 def count(deltas: Deltas, heads: Iterable[Sequence[Any]], lines: Iterable[Sequence[Any]],
@@ -90,8 +103,10 @@ def count(deltas: Deltas, heads: Iterable[Sequence[Any]], lines: Iterable[Sequen
         entry[0] += sign * n
         entry[1] += sign * qty
 
-    for _, app, created_at, state, revenue in heads:
+    for _, app, created_at, state, revenue, source in heads:
         add(int(app), "order", int(created_at), str(state), 1, int(revenue))
+        if source is not None and state != CANCELLED:
+            add(int(app), "order_source", int(created_at), str(source), 1, int(revenue))
     for _, product_id, app, created_at, cancelled, qnt, revenue in lines:
         if not cancelled:
             add(int(app), "sold", int(created_at), str(product_id), 1, int(qnt))
@@ -105,7 +120,7 @@ def write_lines(tx: Tx, orders: Sequence[Sequence[Any]]) -> Deltas:
     if not orders:
         return deltas
     refs = dumps(sorted(int(o[0]) for o in orders))
-    count(deltas, tx.all("SELECT order_ref, app_id, created_at, state, revenue"
+    count(deltas, tx.all("SELECT order_ref, app_id, created_at, state, revenue, source"
                          " FROM report_orders WHERE order_ref" + tx.ids, (refs,)),
           tx.all("SELECT order_ref, product_id, app_id, created_at, cancelled, qnt, revenue"
                  " FROM report_order_lines WHERE order_ref" + tx.ids, (refs,)), -1)

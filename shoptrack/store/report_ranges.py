@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from shoptrack.store.days import BLOCK_DAYS, DAY_MS, SLOT_MS
+from shoptrack.store.order_lines import CANCELLED
 from shoptrack.store.report_reads import Pieces, Spans
 from shoptrack.store.tx import Tx, dumps
 
 BUCKET_COLUMNS = (("i", "int"), ("g", "int"), ("b", "int"))
-CANCELLED = "cancelled"  # an order's state once cancelled (shoptrack.properties normalises)
 NOT_CANCELLED = f"o.state <> '{CANCELLED}'"
 MAX_RANGES = 8
 HOUR_MS = 3_600_000
@@ -129,18 +129,6 @@ def linked(tx: Tx, app_id: int, dims: Sequence[str], keys: Sequence[str] | None,
         sql += " AND l.key = ''"
     return {(dim, key): int(n) for dim, key, n in tx.all(sql + " GROUP BY l.dim, l.key",
                                                          params)}
-
-
-GROUP_SOURCE = "v.channel, v.referrer_domain, v.utm_source, v.utm_campaign"
-# The visit an order was placed in: the buyer's latest visit begun by then.
-ORDERS_BY_SOURCE = (
-    f"SELECT {GROUP_SOURCE}, COUNT(*), SUM(o.revenue) FROM orders o JOIN report_visits v"
-    " ON v.visitor_id = o.visitor_id AND v.started_at = (SELECT MAX(x.started_at)"
-    " FROM report_visits x WHERE x.visitor_id = o.visitor_id"
-    " AND x.started_at <= o.created_at)"
-    " WHERE o.app_id = ? AND o.created_at >= ? AND o.created_at < ?"
-    f" AND {NOT_CANCELLED} GROUP BY {GROUP_SOURCE}"
-)
 
 
 def slot_spans(pieces: Pieces) -> list[tuple[int, int, int]]:

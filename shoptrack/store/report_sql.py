@@ -11,8 +11,9 @@ import orjson
 
 from shoptrack.store import rebuild
 from shoptrack.store import report_ranges as ranges
-from shoptrack.store.chains import FIRST, SOURCE_KEY, source_key, source_of_key
+from shoptrack.store.chains import FIRST, SOURCE_KEY, source_of_key
 from shoptrack.store.days import DAY_MS, SLOT_MS
+from shoptrack.store.order_lines import CANCELLED
 from shoptrack.store.report_reads import (
     CartRow,
     OrderTotals,
@@ -279,7 +280,7 @@ class ReportSql(ReportReads):
         out: dict[int, list[int]] = {}
         for i, state, n, revenue in self.report_counts(app_id, "order", pieces):
             entry = out.setdefault(i, [0, 0, 0, 0])
-            at = 2 if state == ranges.CANCELLED else 0
+            at = 2 if state == CANCELLED else 0
             entry[at] += n
             entry[at + 1] += revenue
         return {i: OrderTotals(*v) for i, v in out.items()}
@@ -339,9 +340,12 @@ class ReportSql(ReportReads):
 
     def report_sources(self, app_id: int, start: int, end: int, pieces: Pieces
                        ) -> tuple[list[SourceRow], dict[str, int]]:
+        # Orders by the source of the visit they were placed in: counted (order_lines.py).
+        sold = {key: (n, revenue) for _, key, n, revenue
+                in self.report_counts(app_id, "order_source", pieces)}
         whole = ranges.whole_days(pieces)
         if whole is None:
-            return self._sources_scan(app_id, start, end)
+            return self._sources_scan(app_id, start, end, sold)
         (a, b), _ = whole
         edges = ranges.slot_spans(pieces)
         seen: dict[str, list[int]] = {}
@@ -364,32 +368,27 @@ class ReportSql(ReportReads):
                     entry[1] += fresh
                 for key, _, fresh in ranges.edge_visits(tx, app_id, edges, "v.channel", run):
                     people[key] = people.get(key, 0) + fresh
-            sold = {source_key(*r[:4]): (int(r[4]), int(r[5] or 0))
-                    for r in tx.all(ranges.ORDERS_BY_SOURCE, (app_id, start, end))}
         for key in sold:
             seen.setdefault(key, [0, 0])
         out = [SourceRow(*source_of_key(key), visits, visitors, *sold.get(key, (0, 0)))
                for key, (visits, visitors) in seen.items() if visits or key in sold]
         return out, {k: n for k, n in people.items() if n}
 
-    def _sources_scan(self, app_id: int, start: int, end: int
+    def _sources_scan(self, app_id: int, start: int, end: int, sold: dict[str, tuple[int, int]]
                       ) -> tuple[list[SourceRow], dict[str, int]]:
         """Every visit of the span, read (when its days are not one run)."""
         span = (app_id, start, end)
-        group = "v.channel, v.referrer_domain, v.utm_source, v.utm_campaign"
         with self._read() as tx:
-            visits = tx.all(f"SELECT {group}, COUNT(*), COUNT(DISTINCT v.visitor_id)"
+            visits = tx.all(f"SELECT {SOURCE_KEY}, COUNT(*), COUNT(DISTINCT v.visitor_id)"
                             " FROM report_visits v WHERE v.app_id = ? AND v.started_at >= ?"
-                            f" AND v.started_at < ? GROUP BY {group}", span)
+                            f" AND v.started_at < ? GROUP BY {SOURCE_KEY}", span)
             people = dict(tx.all("SELECT v.channel, COUNT(DISTINCT v.visitor_id) FROM"
                                  " report_visits v WHERE v.app_id = ? AND v.started_at >= ?"
                                  " AND v.started_at < ? GROUP BY v.channel", span))
-            orders = tx.all(ranges.ORDERS_BY_SOURCE, span)
-        sold = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5] or 0)) for r in orders}
-        seen = {(r[0], r[1], r[2], r[3]): (int(r[4]), int(r[5])) for r in visits}
+        seen = {key: (int(n), int(people_)) for key, n, people_ in visits}
         for key in sold:
             seen.setdefault(key, (0, 0))
-        out = [SourceRow(key[0], key[1], key[2], key[3], visits_, people_, *sold.get(key, (0, 0)))
+        out = [SourceRow(*source_of_key(key), visits_, people_, *sold.get(key, (0, 0)))
                for key, (visits_, people_) in seen.items()]
         return out, {str(k): int(v) for k, v in people.items()}
 

@@ -390,6 +390,14 @@ class Rollups:
         if row is not None:
             self.visits.recompute(int(row[0]), target, also=(source,))
         self.links.take((target,), 1)
+        self._orders_of(target)  # (their orders moved to it already) their visits may not be
+
+    def _orders_of(self, visitor_id: int) -> None:
+        """The person's orders, to count again at the end of the batch: the visit each was
+        placed in may have changed (order_lines.py)."""
+        if self.track_orders:
+            self.orders.update((int(app), str(order_id)) for app, order_id in self.tx.all(
+                "SELECT app_id, order_id FROM orders WHERE visitor_id = ?", (visitor_id,)))
 
     def identified(self, visitor_id: int) -> None:
         """A guest's profile got its visitor uid: its days count among the identified."""
@@ -405,5 +413,6 @@ class Rollups:
         tx.send("DELETE FROM report_people WHERE visitor_id = ?", (visitor_id,))
         tx.send("DELETE FROM report_reach WHERE visitor_id = ?", (visitor_id,))
         tx.send("DELETE FROM report_visits WHERE visitor_id = ?", (visitor_id,))
+        self._orders_of(visitor_id)  # placed in no visit now
         self.flush()
 

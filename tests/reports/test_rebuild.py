@@ -216,7 +216,7 @@ ROLLUPS_0009 = {
 # The visits' day counts came with report_links (0013), the orders' with report_orders
 # (0015): those migrations fill them.
 WHERE_0009 = {"report_counts": " WHERE dim NOT IN ('visit', 'entry', 'order', 'sold',"
-                               " 'sold_revenue')"}
+                               " 'sold_revenue', 'order_source')"}
 PEOPLE_AS_REACH = (
     "INSERT INTO {old}report_reach (app_id, dim, grain, bucket, key, visitor_id)"
     " SELECT app_id, d.dim, grain, bucket, '', visitor_id FROM {new}report_people"

@@ -209,6 +209,30 @@ def test_visits_sources_and_orders_of_a_visit(shop: Shop) -> None:
     assert shop.data("summary", **RANGE)["visits"] == 3  # 30 min after: same visit now
 
 
+def test_a_merge_moves_an_order_to_the_visit_it_now_falls_in(shop: Shop) -> None:
+    # A guest arrives from Facebook on a laptop; 20 minutes later Anna, on her phone, comes
+    # from a search engine and buys.  When the laptop logs in as Anna, her visits are one
+    # run from 08:40: the order was placed in the visit from Facebook.
+    shop.send(f"{DAY1}T08:40:00", "link", guest="laptop", url="https://shop.example/",
+              referrer="https://www.facebook.com/")
+    shop.send(f"{DAY1}T09:00:00", "link", guest="phone", visitor="anna",
+              url="https://shop.example/", referrer="https://www.google.com/search?q=boots")
+    shop.send(f"{DAY1}T09:10:00", "purchase", guest="phone", visitor="anna", order_id="M-1",
+              revenue="10")
+
+    def orders() -> dict[str, tuple[int, str]]:
+        return {c["channel"]: (c["orders"], c["revenue"])
+                for c in shop.data("sources", **RANGE)["channels"]}
+
+    assert orders() == {"social": (0, "0.00"), "search": (1, "10.00")}
+    shop.send(f"{DAY1}T12:00:00", "link", guest="laptop", visitor="anna",
+              url="https://shop.example/")
+    assert orders() == {"social": (1, "10.00"), "direct": (0, "0.00")}
+    shop.erase("anna")  # no visit left: the order counts in no source (its revenue stays)
+    assert orders() == {}
+    assert shop.data("summary", **RANGE)["revenue"] == "10.00"
+
+
 def test_custom_events_count_people_and_know_registered_keys(shop: Shop) -> None:
     shop.send(f"{DAY1}T10:00:00", "custom", guest="g1", key="signup")
     shop.send(f"{DAY1}T10:01:00", "custom", guest="g1", key="signup")

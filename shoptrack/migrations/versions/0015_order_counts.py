@@ -5,10 +5,12 @@ Revises: 0014
 
 What each order counts for (:mod:`shoptrack.store.order_lines`) goes into
 ``report_counts``: dimension ``order`` (per state: orders, revenue), ``sold`` and
-``sold_revenue`` (per product: orders, quantity, revenue), at the slot the
-order was placed in, summed into days and blocks of days as the events' counts
-are.  Summary, timeseries, order states and products read them instead of every
-order (or order line) of the range.  ``report_orders`` is the copy of each order
+``sold_revenue`` (per product: orders, quantity, revenue), ``order_source`` (per
+source of the visit it was placed in: orders, revenue), at the slot the order
+was placed in, summed into days and blocks of days as the events' counts are.
+Summary, timeseries, order states, products and sources read them instead of
+every order (or order line) of the range, and sources no longer looks up each
+order's visit.  ``report_orders`` is the copy of each order
 as last counted (``report_order_lines`` is that of its lines), from which a
 change to the order is counted as a difference.
 
@@ -41,6 +43,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("state", sa.String(64), nullable=False),
         sa.Column("revenue", sa.BigInteger, nullable=False),
+        sa.Column("source", sa.String(500), nullable=True),
     )
     op.create_index("report_orders_app_created", "report_orders", ["app_id", "created_at"])
     op.drop_index("orders_app_created", "orders")
@@ -52,27 +55,32 @@ def upgrade() -> None:
 def _count_and_rebuild() -> None:
     from shoptrack.migrations import store_tx
     from shoptrack.store import rebuild
+    from shoptrack.store.order_lines import CANCELLED, ORDER_SOURCE
 
     bind = op.get_bind()
     # A rebuild under way (0006's, or one a user began) derives the orders placed from its
     # start again, from its first order: the copies of all others are filled here.
     pending = ("EXISTS (SELECT 1 FROM report_rebuilds r WHERE r.app_id = {t}.app_id"
                " AND {t}.created_at >= r.since)")
-    op.execute("INSERT INTO report_orders (order_ref, app_id, created_at, state, revenue)"
-               " SELECT o.id, o.app_id, o.created_at, o.state, o.revenue FROM orders o"
+    op.execute("INSERT INTO report_orders (order_ref, app_id, created_at, state, revenue,"
+               f" source) SELECT o.id, o.app_id, o.created_at, o.state, o.revenue, {ORDER_SOURCE}"
+               " FROM orders o"
                f" WHERE NOT {pending.format(t='o')}")
     op.execute("DELETE FROM report_order_lines WHERE"
                f" {pending.format(t='report_order_lines')}")
     op.execute("UPDATE report_rebuilds SET next_order = 0")
     slot = f"o.created_at / {SLOT_MS}"
-    for source, dim, key, n, qty in (
-            ("report_orders", "order", "o.state", "COUNT(*)", "SUM(o.revenue)"),
-            ("report_order_lines", "sold", "o.product_id", "COUNT(*)", "SUM(o.qnt)"),
-            ("report_order_lines", "sold_revenue", "o.product_id", "0", "SUM(o.revenue)")):
-        cancelled = "" if source == "report_orders" else " WHERE o.cancelled = 0"
+    for source, dim, key, n, qty, where in (
+            ("report_orders", "order", "o.state", "COUNT(*)", "SUM(o.revenue)", "true"),
+            ("report_order_lines", "sold", "o.product_id", "COUNT(*)", "SUM(o.qnt)",
+             "o.cancelled = 0"),
+            ("report_order_lines", "sold_revenue", "o.product_id", "0", "SUM(o.revenue)",
+             "o.cancelled = 0"),
+            ("report_orders", "order_source", "o.source", "COUNT(*)", "SUM(o.revenue)",
+             f"o.source IS NOT NULL AND o.state <> '{CANCELLED}'")):
         op.execute(f"INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty)"
                    f" SELECT o.app_id, '{dim}', 0, {slot}, {key}, {n}, {qty} FROM {source} o"
-                   f"{cancelled} GROUP BY o.app_id, {slot}, {key}")
+                   f" WHERE {where} GROUP BY o.app_id, {slot}, {key}")
         # The days summed already, and the blocks whose days all are.
         op.execute("INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty)"
                    f" SELECT c.app_id, c.dim, 1, c.bucket / {DAY_MS // SLOT_MS}, c.key,"
