@@ -53,6 +53,7 @@ class PostgresTx:
     ids = " = ANY(ARRAY(SELECT json_array_elements_text(?::json)::bigint))"
     # An escaped NUL (\u0000) in a stored document cannot become text: read as U+FFFD, so
     # that the expression (and the indexes of migration 0014 built on it) never fails.
+    analyze = "ANALYZE {table}"
     json_text = "(replace({doc}, '\\u0000', '\\ufffd')::json ->> '{key}')"
     _sql_cache: dict[str, str] = {}
 

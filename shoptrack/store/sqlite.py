@@ -49,6 +49,7 @@ class SQLiteTx:
     for_update = ""
     values = "json_each(?) AS u"
     ids = " IN (SELECT value FROM json_each(?))"
+    analyze = ""
     json_text = "json_extract({doc}, '$.{key}')"
 
     def __init__(self, conn: sqlite3.Connection) -> None:

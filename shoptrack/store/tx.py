@@ -26,6 +26,10 @@ class Tx(Protocol):
     # ``json_text.format(doc=column, key=name)``: the text of a JSON document's top-level
     # field (NULL without it), as the indexes on visitors' info are made (migration 0014).
     json_text: str
+    # ``analyze.format(table=name)``: refreshes the planner's statistics of a table after a
+    # bulk change (``reports rebuild``); '' where the backend plans without them (SQLite:
+    # the store's statements are written for its planner as it is without ANALYZE).
+    analyze: str
 
     def rows(self, columns: Sequence[tuple[str, str]]) -> str:
         """A ``FROM`` fragment: the table ``t`` with these (name, ``int``/``text``) columns,
