@@ -32,6 +32,7 @@ from shoptrack.store.contract import (
     Store,
     WriteProbe,
 )
+from shoptrack.store.days import SLOTS_PER_DAY
 from shoptrack.store.delivery_sql import DeliverySql
 from shoptrack.store.firings import erase as erase_firings
 from shoptrack.store.jobs import JobsSql
@@ -95,6 +96,8 @@ def _event(row: Sequence[Any]) -> dict[str, Any]:
         "client_ip": row[16], "user_agent": row[17],
     }
 
+
+ALL_SLOTS = 2**40  # beyond any 15-minute slot of a real time (ms // 900,000)
 
 class SqlStore(AccountsSql, VisitorReads, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
     """The shared SQL; see the module docstring for what a backend adds.
@@ -219,9 +222,12 @@ class SqlStore(AccountsSql, VisitorReads, ReportSql, JobsSql, TriggerSql, Delive
     def event_keys(self, app_id: int) -> list[dict[str, Any]]:
         with self._read() as tx:
             registered = self._registered_event_keys(tx, app_id)
-            seen = dict(tx.all(
-                "SELECT custom_key, COUNT(*) FROM events WHERE app_id = ? AND type = 'custom'"
-                " GROUP BY custom_key", (app_id,)))
+        # All time from the rollups (they outlive the raw events retention deletes): the
+        # summed days (as blocks where whole), then every slot after them.
+        upto = self.report_days_upto(app_id)
+        pieces = [(0, 1, 0, upto + 1)] if upto >= 0 else []
+        pieces.append((0, 0, (upto + 1) * SLOTS_PER_DAY, ALL_SLOTS))
+        seen = {key: n for _, key, n, _ in self.report_counts(app_id, "custom", pieces)}
         return [
             {"key": key, "title": registered.get(key), "registered": key in registered,
              "events": int(seen.get(key, 0))}
