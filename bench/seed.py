@@ -36,15 +36,9 @@ CART_COLUMNS = ("visitor_id", "product_id", "qnt", "price", "product_name", "pro
 ORDER_COLUMNS = ("app_id", "order_id", "visitor_id", "revenue", "state", "items",
                  "created_at", "updated_at")
 
-# One row per event number i; SERIES is the dialect's series of i in [start, stop).
-# Only integers are formatted into this SQL, all computed here.
-EVENTS_SQL = """
-INSERT INTO events (id, app_id, type, visitor_uid, guest_uid, visitor_id, properties,
-    visitor_info, attributes, url, domain, host, path, title, referrer, custom_key,
-    message_id, received_at, client_ip, user_agent)
-SELECT i + 1, {app_id}, type,
-    CASE WHEN v % 3 = 0 AND i % 2 = 0 THEN 'sv' || v END, 'sg' || v, v + 1,
-    CASE type
+# The properties of the product and cart events (view, add, remove, update), as SQL on the
+# event's product ``pid``: the same in both seeds (seed_reports.py).
+PRODUCT_PROPERTIES = """\
       WHEN 'view_product' THEN format('{{"product_id":"%s","product_name":"Product %s",'
           || '"product_url":"http://shop.example.com/p/%s","category_id":"%s","price":"%s.%s"}}',
           pid, pid, pid, pid % 40, 5 + pid % 190, 10 + pid % 90)
@@ -54,6 +48,18 @@ SELECT i + 1, {app_id}, type,
       WHEN 'remove_from_cart' THEN format('{{"product_id":"%s","qnt":1}}', pid)
       WHEN 'update_cart' THEN format('{{"items":[{{"product_id":"%s","qnt":1,"price":"%s.%s"}}]}}',
           pid, 5 + pid % 190, 10 + pid % 90)
+"""
+
+# One row per event number i; SERIES is the dialect's series of i in [start, stop).
+# Only integers are formatted into this SQL, all computed here.
+EVENTS_SQL = """
+INSERT INTO events (id, app_id, type, visitor_uid, guest_uid, visitor_id, properties,
+    visitor_info, attributes, url, domain, host, path, title, referrer, custom_key,
+    message_id, received_at, client_ip, user_agent)
+SELECT i + 1, {app_id}, type,
+    CASE WHEN v % 3 = 0 AND i % 2 = 0 THEN 'sv' || v END, 'sg' || v, v + 1,
+    CASE type
+""" + PRODUCT_PROPERTIES + """\
       WHEN 'purchase' THEN format('{{"order_id":"so-%s","revenue":%s.%s,"items":[{{"product_id":'
           || '"%s","qnt":1,"price":"%s.%s"}}],"state":"new"}}',
           i, 5 + pid % 190, 10 + pid % 90, pid, 5 + pid % 190, 10 + pid % 90)
@@ -141,6 +147,40 @@ _COLUMNS = {"visitors": VISITOR_COLUMNS, "guests": GUEST_COLUMNS, "cart_lines": 
             "orders": ORDER_COLUMNS}
 
 
+def load_events_sqlite(conn: Any, events_sql: str) -> None:
+    """Run ``events_sql`` with the events' secondary indexes built once after the load
+    (faster than row by row), from their own definitions: the schema stays the
+    migration's."""
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                           " AND tbl_name = 'events' AND sql IS NOT NULL").fetchall()
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    conn.execute(events_sql)
+    for _, sql in indexes:
+        conn.execute(sql)
+
+
+def load_events_postgres(cur: Any, events_sql: str) -> None:
+    """The same on PostgreSQL: the events' secondary indexes and unique constraints are
+    dropped and rebuilt from their own definitions around the load."""
+    constraints = cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'events'::regclass AND contype = 'u'").fetchall()
+    for name, _ in constraints:
+        cur.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
+    indexes = cur.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'events'"
+        " AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint"
+        " c WHERE c.conname = i.indexname AND c.conrelid = 'events'::regclass)").fetchall()
+    for name, _ in indexes:
+        cur.execute(f'DROP INDEX "{name}"')
+    cur.execute(events_sql)
+    for _, sql in indexes:
+        cur.execute(sql)
+    for name, definition in constraints:
+        cur.execute(f'ALTER TABLE events ADD CONSTRAINT "{name}" {definition}')
+
+
 def _seed_sqlite(db: SQLiteDatabase, tables: dict[str, list[tuple[Any, ...]]],
                  events_sql: str) -> None:
     conn = db.connect(readonly=False)
@@ -153,15 +193,7 @@ def _seed_sqlite(db: SQLiteDatabase, tables: dict[str, list[tuple[Any, ...]]],
             columns = _COLUMNS[table]
             conn.executemany(f"INSERT INTO {table} ({', '.join(columns)})"
                              f" VALUES ({', '.join('?' * len(columns))})", rows)
-        # The events' secondary indexes are built once after the load (faster than
-        # row by row), from their own definitions: the schema stays the migration's.
-        indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-                               " AND tbl_name = 'events' AND sql IS NOT NULL").fetchall()
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
-        conn.execute(events_sql)
-        for _, sql in indexes:
-            conn.execute(sql)
+        load_events_sqlite(conn, events_sql)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
@@ -177,24 +209,7 @@ def _seed_postgres(db: PostgresDatabase, tables: dict[str, list[tuple[Any, ...]]
                 with cur.copy(f"COPY {table} ({', '.join(_COLUMNS[table])}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
-            # As on SQLite: secondary indexes and unique constraints of events are
-            # dropped and rebuilt from their own definitions around the load.
-            constraints = cur.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = 'events'::regclass AND contype = 'u'").fetchall()
-            for name, _ in constraints:
-                cur.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
-            indexes = cur.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'events'"
-                " AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint"
-                " c WHERE c.conname = i.indexname AND c.conrelid = 'events'::regclass)").fetchall()
-            for name, _ in indexes:
-                cur.execute(f'DROP INDEX "{name}"')
-            cur.execute(events_sql)
-            for _, sql in indexes:
-                cur.execute(sql)
-            for name, definition in constraints:
-                cur.execute(f'ALTER TABLE events ADD CONSTRAINT "{name}" {definition}')
+            load_events_postgres(cur, events_sql)
             for table in ("visitors", "events"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                             f" (SELECT MAX(id) FROM {table}))")

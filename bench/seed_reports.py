@@ -23,7 +23,17 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from seed import CART_COLUMNS, GUEST_COLUMNS, ORDER_COLUMNS, VISITOR_COLUMNS, guest_uid, visitor_uid
+from seed import (
+    CART_COLUMNS,
+    GUEST_COLUMNS,
+    ORDER_COLUMNS,
+    PRODUCT_PROPERTIES,
+    VISITOR_COLUMNS,
+    guest_uid,
+    load_events_postgres,
+    load_events_sqlite,
+    visitor_uid,
+)
 from stores import BenchDatabase, PostgresDatabase, SQLiteDatabase
 
 DAY_MS = 86_400_000
@@ -53,15 +63,7 @@ INSERT INTO events (id, app_id, type, visitor_uid, guest_uid, visitor_id, proper
 SELECT i + 1, {app_id}, type,
     CASE WHEN v % 3 = 0 AND i % 2 = 0 THEN 'sv' || v END, 'sg' || v, v + 1,
     CASE type
-      WHEN 'view_product' THEN format('{{"product_id":"%s","product_name":"Product %s",'
-          || '"product_url":"http://shop.example.com/p/%s","category_id":"%s","price":"%s.%s"}}',
-          pid, pid, pid, pid % 40, 5 + pid % 190, 10 + pid % 90)
-      WHEN 'add_to_cart' THEN format('{{"product_id":"%s","qnt":"1","price":"%s.%s",'
-          || '"product_name":"Product %s","product_url":"http://shop.example.com/p/%s"}}',
-          pid, 5 + pid % 190, 10 + pid % 90, pid, pid)
-      WHEN 'remove_from_cart' THEN format('{{"product_id":"%s","qnt":1}}', pid)
-      WHEN 'update_cart' THEN format('{{"items":[{{"product_id":"%s","qnt":1,"price":"%s.%s"}}]}}',
-          pid, 5 + pid % 190, 10 + pid % 90)
+""" + PRODUCT_PROPERTIES + """\
       WHEN 'purchase' THEN format('{{"order_id":"se-%s","revenue":%s.%s,"items":[{{"product_id":'
           || '"%s","qnt":1,"price":"%s.%s","product_name":"Product %s"}}],"state":"new"}}',
           i, 5 + pid % 190, 10 + pid % 90, pid, 5 + pid % 190, 10 + pid % 90, pid)
@@ -219,13 +221,7 @@ def _seed_sqlite(db: SQLiteDatabase, tables: dict[str, list[tuple[Any, ...]]], e
                              f" VALUES ({', '.join('?' * len(columns))})", rows)
         conn.executemany("INSERT INTO app_event_keys (app_id, key, title, created_at)"
                          " VALUES (?, ?, ?, ?)", keys)
-        indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-                               " AND tbl_name = 'events' AND sql IS NOT NULL").fetchall()
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
-        conn.execute(events_sql)
-        for _, sql in indexes:
-            conn.execute(sql)
+        load_events_sqlite(conn, events_sql)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("ANALYZE")
@@ -245,22 +241,7 @@ def _seed_postgres(db: PostgresDatabase, tables: dict[str, list[tuple[Any, ...]]
                         copy.write_row(row)
             cur.executemany("INSERT INTO app_event_keys (app_id, key, title, created_at)"
                             " VALUES (%s, %s, %s, %s)", keys)
-            constraints = cur.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = 'events'::regclass AND contype = 'u'").fetchall()
-            for name, _ in constraints:
-                cur.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
-            indexes = cur.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'events'"
-                " AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint"
-                " c WHERE c.conname = i.indexname AND c.conrelid = 'events'::regclass)").fetchall()
-            for name, _ in indexes:
-                cur.execute(f'DROP INDEX "{name}"')
-            cur.execute(events_sql)
-            for _, sql in indexes:
-                cur.execute(sql)
-            for name, definition in constraints:
-                cur.execute(f'ALTER TABLE events ADD CONSTRAINT "{name}" {definition}')
+            load_events_postgres(cur, events_sql)
             for table in ("visitors", "events", "orders"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                             f" (SELECT MAX(id) FROM {table}))")
