@@ -129,46 +129,60 @@ def _upgrade_to(url: str, revision: str) -> None:
         engine.dispose()
 
 
-def test_migrating_a_first_round_database_fills_the_rollups(
-        shop: Shop, database_url: str, tmp_path: Any) -> None:
-    """A database at 0005 holding the same events, visitors and orders is migrated: its
-    reports equal those the write path kept."""
-    _history(shop)
-    before: dict[str, Any] = shop.everything(**RANGE)
+def _migrated_equals(shop: Shop, database_url: str, tmp_path: Any, revision: str,
+                     tables: dict[str, str], before: dict[str, Any],
+                     where: dict[str, str] | None = None, then: str = "") -> None:
+    """A database made at ``revision``, holding the shop's rows of ``tables`` (``where``:
+    a table's filter) and then ``then`` (SQL on ``{old}`` and ``{new}`` schema prefixes),
+    is migrated to the head: it answers every report as ``before``."""
+    where = where or {}
+    schema = ""
     if backend_of(database_url) == "sqlite":
         import sqlite3
 
-        old = tmp_path / "first-round.db"
+        old = tmp_path / f"{revision}.db"
         old_url = f"sqlite:///{old}"
-        _upgrade_to(old_url, "0005")
+        _upgrade_to(old_url, revision)
         with sqlite3.connect(old) as conn:
             conn.execute("ATTACH DATABASE ? AS new", (str(sqlite_path(database_url)),))
-            for table, columns in FIRST_ROUND.items():
+            for table, columns in tables.items():
                 conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns}"
-                             f" FROM new.{table}")
+                             f" FROM new.{table}{where.get(table, '')}")
+            if then:
+                conn.execute(then.format(old="", new="new."))
     else:
         from tests.conftest import postgres_base_url
 
         base = postgres_base_url()
-        schema = "st_old_" + shop.client.secret[-6:].lower().replace("-", "_")
+        schema = f"st_{revision}_" + shop.client.secret[-6:].lower().replace("-", "_")
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             conn.execute(f"CREATE SCHEMA {schema}")
         old_url = f"{base}?options=-csearch_path%3D{schema}"
-        _upgrade_to(old_url, "0005")
+        _upgrade_to(old_url, revision)
         with psycopg.connect(database_url, autocommit=True) as conn:
-            for table, columns in FIRST_ROUND.items():
+            for table, columns in tables.items():
                 conn.execute(f"INSERT INTO {schema}.{table} ({columns}) SELECT {columns}"
-                             f" FROM {table}")
+                             f" FROM {table}{where.get(table, '')}")
+            if then:
+                conn.execute(then.format(old=f"{schema}.", new=""))
     try:
         migrate(old_url)
         shop.client.app.state.services.store.close()
         shop.client.app.state.services.store = open_store(old_url)
         assert shop.everything(**RANGE) == before
     finally:
-        if backend_of(database_url) != "sqlite":
+        if schema:
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_migrating_a_first_round_database_fills_the_rollups(
+        shop: Shop, database_url: str, tmp_path: Any) -> None:
+    """A database at 0005 holding the same events, visitors and orders is migrated: its
+    reports equal those the write path kept."""
+    _history(shop)
+    _migrated_equals(shop, database_url, tmp_path, "0005", FIRST_ROUND, shop.everything(**RANGE))
 
 
 def test_a_rebuild_after_retention_keeps_the_days_whose_events_are_gone(
@@ -229,42 +243,5 @@ def test_migrating_a_0009_database_moves_the_people_rows(
     """Migration 0010 on a database whose rollups are in the 0009 layout: the same
     reports."""
     _history(shop)
-    before: dict[str, Any] = shop.everything(**RANGE)
-    tables = {**FIRST_ROUND, **ROLLUPS_0009}
-    schema = ""
-    if backend_of(database_url) == "sqlite":
-        import sqlite3
-
-        old = tmp_path / "0009.db"
-        old_url = f"sqlite:///{old}"
-        _upgrade_to(old_url, "0009")
-        with sqlite3.connect(old) as conn:
-            conn.execute("ATTACH DATABASE ? AS new", (str(sqlite_path(database_url)),))
-            for table, columns in tables.items():
-                conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns}"
-                             f" FROM new.{table}{WHERE_0009.get(table, '')}")
-            conn.execute(PEOPLE_AS_REACH.format(old="", new="new."))
-    else:
-        from tests.conftest import postgres_base_url
-
-        base = postgres_base_url()
-        schema = "st_0009_" + shop.client.secret[-6:].lower().replace("-", "_")
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            conn.execute(f"CREATE SCHEMA {schema}")
-        old_url = f"{base}?options=-csearch_path%3D{schema}"
-        _upgrade_to(old_url, "0009")
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            for table, columns in tables.items():
-                conn.execute(f"INSERT INTO {schema}.{table} ({columns}) SELECT {columns}"
-                             f" FROM {table}{WHERE_0009.get(table, '')}")
-            conn.execute(PEOPLE_AS_REACH.format(old=f"{schema}.", new=""))
-    try:
-        migrate(old_url)
-        shop.client.app.state.services.store.close()
-        shop.client.app.state.services.store = open_store(old_url)
-        assert shop.everything(**RANGE) == before
-    finally:
-        if schema:
-            with psycopg.connect(base, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    _migrated_equals(shop, database_url, tmp_path, "0009", {**FIRST_ROUND, **ROLLUPS_0009},
+                     shop.everything(**RANGE), WHERE_0009, PEOPLE_AS_REACH)
