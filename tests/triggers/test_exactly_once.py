@@ -138,7 +138,14 @@ def test_sigkill_of_a_worker_midway_still_delivers_each_once(
     # Recorded delivered, every one: the killed worker's leases have expired and what it
     # had in flight was sent again (a re-send would come before this, not after).
     log = _settled_log(server, KILL_CARTS, 60)
+    # The supervisor replaces the killed worker (it looks every half second or so: the
+    # rest may have been delivered before it did).
+    deadline = time.monotonic() + 30
     restarted = _workers(server.process.pid)
+    while not (len(restarted) == 2 and workers[0] not in restarted) and (
+            time.monotonic() < deadline):
+        time.sleep(0.1)
+        restarted = _workers(server.process.pid)
     assert len(restarted) == 2 and workers[0] not in restarted  # the supervisor replaced it
     counts = Counter(receiver.ids())
     duplicates = sum(counts.values()) - len(counts)
