@@ -103,7 +103,7 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     """Register a whole rebuild of every app (what ``rebuild.begin`` records on empty
-    tables); the last reports migration (0013) runs them with today's rebuild code, once
+    tables); the last reports migration (0015) runs them with today's rebuild code, once
     every table that code writes exists."""
     op.execute("INSERT INTO report_rebuilds (app_id, since, upto, next_event, next_order)"
                " SELECT a.id, 0, COALESCE((SELECT MAX(e.id) FROM events e"

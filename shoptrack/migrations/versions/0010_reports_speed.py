@@ -20,7 +20,7 @@ are (:mod:`shoptrack.store.rebuild`).  ``visitors_cart_updated`` indexes the
 visitors who have had a cart by when it last changed (the abandoned-carts report).
 
 The rebuilds migration 0006 registered (a database of the first round) are run
-to their end by the last migration whose tables the rebuild writes (0013).
+to their end by the last migration whose tables the rebuild writes (0015).
 """
 
 import sqlalchemy as sa
