@@ -8,8 +8,9 @@ into day rows, for every day not yet done, and moves ``report_days.upto``
 everything later from the slots (:func:`shoptrack.reports.period.pieces`), so
 they are exact whether or not a day has been summed yet.  Summing days also links
 them into each person's chain of days (:mod:`.chains`), and sums the counts
-(not the people) of each block of :data:`BLOCK_DAYS` days once its last day is
-summed (grain 2): a year of a product's counts is then about 37 rows, not 365.
+(not the people) of each block of days once its last day is summed
+(:data:`BLOCKS`: 16 days, grain 2, and 4 days, grain 3): a year of a product's
+counts is then about 30 rows, not 365, and 30 days about 8, not 30.
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ DAY_PEOPLE = (
     " SET flags = report_people.flags | excluded.flags"
 )
 BLOCK_DAYS = 16  # grain 2: blocks of 16 UTC days (day // 16), for the counts only
+QUAD_DAYS = 4  # grain 3: blocks of 4 (a 16-day block holds four)
+BLOCKS = ((2, BLOCK_DAYS), (3, QUAD_DAYS))  # (grain, days), the largest first
 BLOCK_COUNTS = (
-    "INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty) SELECT app_id, dim, 2,"
-    f" bucket / {BLOCK_DAYS}, key, SUM(n), SUM(qty) FROM report_counts WHERE app_id = ?"
+    "INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty) SELECT app_id, dim,"
+    " {grain}, bucket / {size}, key, SUM(n), SUM(qty) FROM report_counts WHERE app_id = ?"
     " AND dim = ? AND grain = 1 AND bucket >= ? AND bucket < ?"
-    f" GROUP BY app_id, dim, bucket / {BLOCK_DAYS}, key"
+    " GROUP BY app_id, dim, bucket / {size}, key"
     " ON CONFLICT (app_id, dim, grain, bucket, key) DO UPDATE"
     " SET n = report_counts.n + excluded.n, qty = report_counts.qty + excluded.qty"
 )
@@ -80,20 +83,23 @@ def summarise(tx: Tx, app_id: int, now_ms: int) -> int:
     for dim in REACH_DIMS:
         tx.send(DAY_REACH, (app_id, dim, lo, hi))
     chains.link_days(tx, app_id, upto + 1, target + 1)
-    sum_blocks(tx, app_id, (upto + 1) // BLOCK_DAYS, (target + 1) // BLOCK_DAYS)
+    sum_blocks(tx, app_id, upto + 1, target + 1)
     tx.run("UPDATE report_days SET upto = ? WHERE app_id = ?", (target, app_id))
     return target
 
 
-def block_summed(day: int, upto: int) -> bool:
-    """Whether the block holding ``day`` is summed once the days up to ``upto`` are."""
-    return (day // BLOCK_DAYS + 1) * BLOCK_DAYS - 1 <= upto
+def block_summed(day: int, upto: int, size: int = BLOCK_DAYS) -> bool:
+    """Whether the block of ``size`` days holding ``day`` is summed once the days up to
+    ``upto`` are."""
+    return (day // size + 1) * size - 1 <= upto
 
 
-def sum_blocks(tx: Tx, app_id: int, lo: int, hi: int) -> None:
-    """The counts of the blocks ``[lo, hi)`` (grain 2), summed from their days, every one
-    of which is summed (and none of these blocks yet)."""
-    if lo >= hi:
-        return
-    for dim in (*COUNT_DIMS, *chains.VISIT_COUNTS):
-        tx.run(BLOCK_COUNTS, (app_id, dim, lo * BLOCK_DAYS, hi * BLOCK_DAYS))
+def sum_blocks(tx: Tx, app_id: int, first: int, end: int,
+               sizes: tuple[tuple[int, int], ...] = BLOCKS) -> None:
+    """The counts of the blocks whose last day is one of the days ``[first, end)``, just
+    summed (every earlier day is, and none of these blocks yet), from their days."""
+    for grain, size in sizes:
+        lo, hi = first // size, end // size
+        sql = BLOCK_COUNTS.format(grain=grain, size=size)
+        for dim in (*COUNT_DIMS, *chains.VISIT_COUNTS) if lo < hi else ():
+            tx.run(sql, (app_id, dim, lo * size, hi * size))

@@ -58,10 +58,12 @@ def begin(tx: Tx, app_id: int, since: int | None = None) -> None:
     start = max(0 if since is None else since // DAY_MS * DAY_MS, floor(tx, app_id))
     row = tx.one("SELECT MAX(id) FROM events WHERE app_id = ?", (app_id,))
     upto = int(row[0]) if row and row[0] is not None else 0
+    blocks = "".join(f" OR (grain = {grain} AND bucket >= ?)" for grain, _ in days.BLOCKS)
     for table in ("report_counts", "report_people", "report_reach"):
         tx.run(f"DELETE FROM {table} WHERE app_id = ? AND ((grain = 0 AND bucket >= ?)"
-               " OR (grain = 1 AND bucket >= ?) OR (grain = 2 AND bucket >= ?))",
-               (app_id, start // SLOT_MS, start // DAY_MS, start // DAY_MS // days.BLOCK_DAYS))
+               f" OR (grain = 1 AND bucket >= ?){blocks})",
+               (app_id, start // SLOT_MS, start // DAY_MS,
+                *(start // DAY_MS // size for _, size in days.BLOCKS)))
     chains.clear_from(tx, app_id, start // DAY_MS)
     tx.run("DELETE FROM report_visits WHERE app_id = ? AND started_at >= ?", (app_id, start))
     # A visit begun before the cut goes on as it stood then.

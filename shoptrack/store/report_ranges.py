@@ -2,7 +2,7 @@
 
 The pieces of a range (:mod:`.report_reads`) are read as index ranges, one arm
 of a ``UNION ALL`` each (:func:`scope`, :func:`arms`); a count's runs of days
-as whole blocks of 16 days and the days around them (:func:`with_blocks`); the
+as whole blocks of 16 and 4 days and the days around them (:func:`with_blocks`); the
 distinct people of one run of days from the links of their chains of days
 (:func:`linked`, :mod:`.chains`), those of the edges around it added by
 :class:`~shoptrack.store.report_sql.ReportSql`; visits of the edges from
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shoptrack.store.days import BLOCK_DAYS, DAY_MS, SLOT_MS
+from shoptrack.store.days import BLOCKS, DAY_MS, SLOT_MS
 from shoptrack.store.order_lines import CANCELLED
 from shoptrack.store.report_reads import Pieces, Spans
 from shoptrack.store.tx import Tx, dumps
@@ -160,21 +160,30 @@ def edge_visits(tx: Tx, app_id: int, spans: Spans, key: str, run: tuple[int, int
 
 
 def with_blocks(pieces: Pieces) -> list[tuple[int, int, int, int]]:
-    """The runs of days as whole blocks of days (grain 2, summed once their days all are:
-    every day of the pieces is) and the days around them."""
+    """The runs of days as whole blocks of days (:data:`~shoptrack.store.days.BLOCKS`,
+    summed once their days all are: every day of the pieces is), the largest that fit
+    first, and the days around them."""
     out: list[tuple[int, int, int, int]] = []
-    size = BLOCK_DAYS
     for i, grain, lo, hi in pieces:
-        first, last = -(-lo // size), hi // size
-        if grain != 1 or first >= last:
+        if grain == 1:
+            out += _cover(i, lo, hi, BLOCKS)
+        else:
             out.append((i, grain, lo, hi))
-            continue
-        out.append((i, 2, first, last))
-        if lo < first * size:
-            out.append((i, 1, lo, first * size))
-        if last * size < hi:
-            out.append((i, 1, last * size, hi))
     return out
+
+
+def _cover(i: int, lo: int, hi: int, sizes: Sequence[tuple[int, int]]
+           ) -> list[tuple[int, int, int, int]]:
+    if lo >= hi:
+        return []
+    if not sizes:
+        return [(i, 1, lo, hi)]
+    (grain, size), smaller = sizes[0], sizes[1:]
+    first, last = -(-lo // size), hi // size
+    if first >= last:
+        return _cover(i, lo, hi, smaller)
+    return [(i, grain, first, last), *_cover(i, lo, first * size, smaller),
+            *_cover(i, last * size, hi, smaller)]
 
 
 def interval_of(pieces: Pieces) -> dict[tuple[int, int], int]:

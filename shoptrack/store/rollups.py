@@ -349,16 +349,17 @@ class Rollups:
                 if grain == 0 and self._summed(app, slot)}
 
     def _block_counts(self) -> None:
-        """A day's count that changes in a summed block (grain 2) changes it too."""
+        """A day's count that changes in a summed block (days.BLOCKS) changes it too."""
         changed = [(key, entry) for key, entry in self.counts.items() if key[2] == 1]
         for (app, dim, _, day, name), (n, qty) in changed:
             if app not in self.upto:
                 self.prefetch([app], ())
-            if days.block_summed(day, self.upto.get(app, days.NONE_YET)):
-                entry = self.counts.setdefault(
-                    (app, dim, 2, day // days.BLOCK_DAYS, name), [0, 0])
-                entry[0] += n
-                entry[1] += qty
+            upto = self.upto.get(app, days.NONE_YET)
+            for grain, size in days.BLOCKS:
+                if days.block_summed(day, upto, size):
+                    entry = self.counts.setdefault((app, dim, grain, day // size, name), [0, 0])
+                    entry[0] += n
+                    entry[1] += qty
 
     def _late_counts(self) -> None:
         """The same for counts: a slot of a summed day counts in its day too."""

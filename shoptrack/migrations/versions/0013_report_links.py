@@ -59,4 +59,5 @@ def _link_and_rebuild() -> None:
             "SELECT d.app_id, d.upto FROM report_days d WHERE NOT EXISTS (SELECT 1 FROM"
             " report_rebuilds r WHERE r.app_id = d.app_id) ORDER BY d.app_id")).fetchall():
         chains.link_days(tx, int(app_id), 0, int(upto) + 1)
-        days.sum_blocks(tx, int(app_id), 0, (int(upto) + 1) // days.BLOCK_DAYS)
+        # The blocks of 16 days (0018 adds those of 4, and sums them itself).
+        days.sum_blocks(tx, int(app_id), 0, int(upto) + 1, ((2, days.BLOCK_DAYS),))
