@@ -9,7 +9,9 @@ A range's counts were its whole blocks of 16 days and up to 15 days on each side
 days: 30 days take about 8 rows a key, a year about 30 rather than 37, for the
 reports that read every key (products, pages).  Filled here from the days
 already summed (the blocks whose 4 days all are), as :mod:`shoptrack.store.days`
-sums them from now on.
+sums them from now on.  PostgreSQL then analyses the table (so the next report is
+planned with the new rows); its index-only scans of them (0017) wait for the table's
+next vacuum (autovacuum, or ``VACUUM report_counts`` by hand).
 """
 
 from alembic import op
@@ -28,3 +30,5 @@ def upgrade() -> None:
                f" WHERE c.grain = 1 AND (c.bucket / {QUAD_DAYS} + 1) * {QUAD_DAYS} - 1 <= d.upto"
                f" GROUP BY c.app_id, c.dim, c.bucket / {QUAD_DAYS}, c.key"
                " HAVING SUM(c.n) <> 0 OR SUM(c.qty) <> 0")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE report_counts")
