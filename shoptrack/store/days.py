@@ -9,8 +9,8 @@ everything later from the slots (:func:`shoptrack.reports.period.pieces`), so
 they are exact whether or not a day has been summed yet.  Summing days also links
 them into each person's chain of days (:mod:`.chains`), and sums the counts
 (not the people) of each block of days once its last day is summed
-(:data:`BLOCKS`: 16 days, grain 2, and 4 days, grain 3): a year of a product's
-counts is then about 30 rows, not 365, and 30 days about 8, not 30.
+(:data:`BLOCKS`: 64 days, grain 4; 16, grain 2; 4, grain 3): a year of a
+product's counts is then about 20 rows, not 365, and 30 days about 8, not 30.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ DAY_PEOPLE = (
 )
 BLOCK_DAYS = 16  # grain 2: blocks of 16 UTC days (day // 16), for the counts only
 QUAD_DAYS = 4  # grain 3: blocks of 4 (a 16-day block holds four)
-BLOCKS = ((2, BLOCK_DAYS), (3, QUAD_DAYS))  # (grain, days), the largest first
+LONG_DAYS = 64  # grain 4: blocks of 64 (four of 16)
+BLOCKS = ((4, LONG_DAYS), (2, BLOCK_DAYS), (3, QUAD_DAYS))  # (grain, days), the largest first
 BLOCK_COUNTS = (
     "INSERT INTO report_counts (app_id, dim, grain, bucket, key, n, qty) SELECT app_id, dim,"
     " {grain}, bucket / {size}, key, SUM(n), SUM(qty) FROM report_counts WHERE app_id = ?"
