@@ -30,7 +30,7 @@ class CustomEvents(BaseModel):
 def custom_events(store: Store, app: App, params: CustomEventsParams | None = None,
                   now_ms: int | None = None) -> Report[CustomEvents]:
     def compute(period: Period) -> CustomEvents:
-        _, pieces = whole(period, store.report_days_upto(app.id))
+        pieces = whole(period, store.report_days_upto(app.id))
         counts = {key: n for _, key, n, _ in store.report_counts(app.id, "custom", pieces)}
         people = {key: n for _, key, n in store.report_reach(app.id, "custom", pieces)}
         registered = store.report_event_keys(app.id)

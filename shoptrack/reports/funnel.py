@@ -36,7 +36,7 @@ class Funnel(BaseModel):
 def funnel(store: Store, app: App, params: FunnelParams | None = None,
            now_ms: int | None = None) -> Report[Funnel]:
     def compute(period: Period) -> Funnel:
-        _, pieces = whole(period, store.report_days_upto(app.id))
+        pieces = whole(period, store.report_days_upto(app.id))
         active = store.report_active(app.id, pieces).get(0, (0, 0, 0))
         counts = dict(zip(STEPS[:3], active, strict=True))
         counts["purchased"] = store.report_buyers(app.id, period.start_ms, period.end_ms)

@@ -29,7 +29,7 @@ class OrderStates(BaseModel):
 def order_states(store: Store, app: App, params: OrderStatesParams | None = None,
                  now_ms: int | None = None) -> Report[OrderStates]:
     def compute(period: Period) -> OrderStates:
-        _, pieces = whole(period, store.report_days_upto(app.id))
+        pieces = whole(period, store.report_days_upto(app.id))
         found: dict[str, list[int]] = {}
         for _, state, n, revenue in store.report_counts(app.id, "order", pieces):
             entry = found.setdefault(state, [0, 0])

@@ -35,7 +35,7 @@ def pages(store: Store, app: App, params: PagesParams | None = None,
     params = params or PagesParams()
 
     def compute(period: Period) -> Pages:
-        _, pieces = whole(period, store.report_days_upto(app.id))
+        pieces = whole(period, store.report_days_upto(app.id))
         views = {path: n for _, path, n, _ in store.report_counts(app.id, "page", pieces)}
         entries = store.report_entries(app.id, pieces)
         ranked = sorted(set(views) | set(entries),

@@ -152,10 +152,9 @@ def pieces(spans: Spans, upto: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def whole(period: Period, upto: int) -> tuple[Spans, Pieces]:
-    """The period as one span (``i`` 0) and its pieces."""
-    spans = [(0, period.start_ms, period.end_ms)]
-    return spans, pieces(spans, upto)
+def whole(period: Period, upto: int) -> Pieces:
+    """The pieces of the period as one interval (``i`` 0)."""
+    return pieces([(0, period.start_ms, period.end_ms)], upto)
 
 
 def intervals(period: Period, interval: Interval) -> list[tuple[str, int, int]]:

@@ -58,7 +58,7 @@ def products(store: Store, app: App, params: ProductsParams | None = None,
     params = params or ProductsParams()
 
     def compute(period: Period) -> Products:
-        _, pieces = whole(period, store.report_days_upto(app.id))
+        pieces = whole(period, store.report_days_upto(app.id))
         # product id -> [views, adds (units), purchased (units), orders, revenue (units)]
         figures: dict[str, list[int]] = {}
         for _, pid, n, _ in store.report_counts(app.id, "view", pieces):

@@ -48,7 +48,7 @@ class Sources(BaseModel):
 def sources(store: Store, app: App, params: SourcesParams | None = None,
             now_ms: int | None = None) -> Report[Sources]:
     def compute(period: Period) -> Sources:
-        _, parts = whole(period, store.report_days_upto(app.id))
+        parts = whole(period, store.report_days_upto(app.id))
         rows, people = store.report_sources(app.id, period.start_ms, period.end_ms, parts)
         channels = []
         for name in CHANNELS:

@@ -51,7 +51,7 @@ def summary(store: Store, app: App, params: SummaryParams | None = None,
     now = int(time.time() * 1000) if now_ms is None else now_ms
 
     def compute(period: Period) -> Summary:
-        spans, pieces = whole(period, store.report_days_upto(app.id))
+        pieces = whole(period, store.report_days_upto(app.id))
         people, identified = store.report_people(app.id, pieces)
         counts: dict[str, int] = {}
         for _, etype, n, _ in store.report_counts(app.id, "event", pieces):
