@@ -49,12 +49,12 @@ typecheck:
 demo: setup
 	$(BIN)/shoptrack demo
 
-## bench: the benchmark of docs/performance.md: ingest and reads (about 4 minutes), then the reports section at 1 M and 10 M events (about 2 hours here; BENCH_ARGS=--no-reports skips it). Installs wrk, and nginx-light for the HTTP ceiling, when missing
+## bench: the benchmark of docs/performance.md: ingest and reads (about 4 minutes), then the reports section at 1 M and 10 M events (about 30 minutes on a quiet machine, 2 hours on a busy one; BENCH_ARGS=--no-reports skips it). Installs wrk, and nginx-light for the HTTP ceiling, when missing
 bench: setup
 	@command -v wrk >/dev/null 2>&1 && { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## bench-reports: only the reports and dashboard section of the benchmark (1 M and 10 M events on SQLite and PostgreSQL, about 2 hours; BENCH_ARGS="--report-events 1000000" for less)
+## bench-reports: only the reports and dashboard section of the benchmark (1 M and 10 M events on SQLite and PostgreSQL, about 30 minutes quiet, 2 hours busy; BENCH_ARGS="--report-events 1000000" for less)
 bench-reports: setup
 	$(BIN)/python bench/run.py --only reports $(BENCH_ARGS)
 

@@ -19,9 +19,9 @@ Reports (bench/reports.py; `--only reports` or `make bench-reports` alone): a
 year of a shop seeded directly (bench/seed_reports.py) at 1 M and at 10 M
 events, its rollups built by `shoptrack reports rebuild`, then every report
 over 1, 30 and 365 days and the dashboard's pages, over HTTP. At 10 M this
-takes most of an hour per backend (`--report-events` for other sizes,
-`--no-reports` to skip). docs/performance.md explains every figure. Results
-also go to bench/results/<date>.json.
+takes 10 to 15 minutes per backend on a quiet machine, an hour on a busy one
+(`--report-events` for other sizes, `--no-reports` to skip). docs/performance.md
+explains every figure. Results also go to bench/results/<date>.json.
 """
 
 from __future__ import annotations
