@@ -147,6 +147,16 @@ _COLUMNS = {"visitors": VISITOR_COLUMNS, "guests": GUEST_COLUMNS, "cart_lines": 
             "orders": ORDER_COLUMNS}
 
 
+def derive_columns(cur: Any) -> None:
+    """What the write path keeps beside the rows loaded here, derived as it derives it:
+    each cart's value on its visitor (``shoptrack.store.carts.CART_VALUE``, migration
+    0016), without which no cart would count as abandoned."""
+    from shoptrack.store.carts import CART_VALUE
+
+    cur.execute(f"UPDATE visitors SET cart_value = {CART_VALUE.format(visitor='visitors.id')}"
+                " WHERE cart_updated_at IS NOT NULL")
+
+
 def load_events_sqlite(conn: Any, events_sql: str) -> None:
     """Run ``events_sql`` with the events' secondary indexes built once after the load
     (faster than row by row), from their own definitions: the schema stays the
@@ -194,6 +204,7 @@ def _seed_sqlite(db: SQLiteDatabase, tables: dict[str, list[tuple[Any, ...]]],
             conn.executemany(f"INSERT INTO {table} ({', '.join(columns)})"
                              f" VALUES ({', '.join('?' * len(columns))})", rows)
         load_events_sqlite(conn, events_sql)
+        derive_columns(conn)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
@@ -210,6 +221,7 @@ def _seed_postgres(db: PostgresDatabase, tables: dict[str, list[tuple[Any, ...]]
                     for row in rows:
                         copy.write_row(row)
             load_events_postgres(cur, events_sql)
+            derive_columns(cur)
             for table in ("visitors", "events"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                             f" (SELECT MAX(id) FROM {table}))")

@@ -29,6 +29,7 @@ from seed import (
     ORDER_COLUMNS,
     PRODUCT_PROPERTIES,
     VISITOR_COLUMNS,
+    derive_columns,
     guest_uid,
     load_events_postgres,
     load_events_sqlite,
@@ -222,6 +223,7 @@ def _seed_sqlite(db: SQLiteDatabase, tables: dict[str, list[tuple[Any, ...]]], e
         conn.executemany("INSERT INTO app_event_keys (app_id, key, title, created_at)"
                          " VALUES (?, ?, ?, ?)", keys)
         load_events_sqlite(conn, events_sql)
+        derive_columns(conn)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
         # No ANALYZE: a shop's database has no statistics (the store never gathers them
@@ -243,6 +245,7 @@ def _seed_postgres(db: PostgresDatabase, tables: dict[str, list[tuple[Any, ...]]
             cur.executemany("INSERT INTO app_event_keys (app_id, key, title, created_at)"
                             " VALUES (%s, %s, %s, %s)", keys)
             load_events_postgres(cur, events_sql)
+            derive_columns(cur)
             for table in ("visitors", "events", "orders"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                             f" (SELECT MAX(id) FROM {table}))")
