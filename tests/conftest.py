@@ -106,6 +106,17 @@ class FakeClock:
         self.now += seconds
 
 
+def until(predicate: Callable[[], bool], seconds: float, pause: float = 0.2) -> float | None:
+    """Seconds until ``predicate()`` held, polled every ``pause``; None if it never did
+    within ``seconds``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(pause)
+    return None
+
+
 # -- recorded requests ---------------------------------------------------------------
 def wire_fixtures(name: str | None = None) -> list[dict[str, Any]]:
     """The requests recorded from real Convead clients (``{"path", "body", "headers"}``

@@ -36,7 +36,7 @@ from shoptrack.client import (
     ShoptrackError,
     Tracker,
 )
-from tests.conftest import APP_KEY, LiveServer
+from tests.conftest import APP_KEY, LiveServer, until
 from tests.faults.support import query
 
 FAST = RetryPolicy(max_retries=5, base_delay=0.01, max_delay=0.05)
@@ -253,15 +253,6 @@ class Watched(httpx.BaseTransport):
         self.inner.close()
 
 
-def _until(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 @pytest.mark.slow
 def test_a_database_outage_mid_run_stores_every_event_exactly_once(
         start_server: Callable[..., LiveServer], tmp_path: Path,
@@ -302,7 +293,7 @@ def test_a_database_outage_mid_run_stores_every_event_exactly_once(
                 lock.execute("ROLLBACK")
             finally:
                 lock.close()
-            _until(lambda: transport.partial >= 3, 0.4)
+            until(lambda: transport.partial >= 3, 0.4, pause=0.02)
     finally:
         stop.set()
         producer.join()

@@ -146,6 +146,13 @@ class DashboardPage:
         self.page.get_by_role("button", name="Log in").click()
         self.page.wait_for_url("**/dashboard")
 
+    def register_key(self, key: str, name: str) -> None:
+        """Fill and send My events' "Register a key" form (the page is open)."""
+        self.page.get_by_label("Key", exact=True).fill(key)
+        self.page.get_by_label("Name", exact=True).fill(name)
+        self.page.locator("section", has_text="Register a key").get_by_role(
+            "button", name="Register").click()
+
     def shot(self, name: str) -> Path:
         path = self.folder / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)

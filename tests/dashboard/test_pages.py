@@ -237,10 +237,7 @@ def test_my_events_rename_form_fits_a_phone(tab: DashboardPage) -> None:
     field.fill("Newsletter")
     tab.shot("events-phone-390")
     # A registered key's row: its name shown, the field and both buttons on the screen.
-    tab.page.get_by_label("Key", exact=True).fill("phone_key")
-    tab.page.get_by_label("Name", exact=True).fill("Sent from a phone")
-    tab.page.locator("section", has_text="Register a key").get_by_role(
-        "button", name="Register").click()
+    tab.register_key("phone_key", "Sent from a phone")
     tab.page.wait_for_url("**/dashboard/events?done=*")
     row = tab.page.locator("tr", has_text="phone_key")
     assert "Sent from a phone" in row.inner_text()

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from shoptrack.store.urls import sqlite_path
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, until
 from tests.faults.conftest import PrivatePostgres
 from tests.faults.support import FORM, body, stored_message_ids
 
@@ -88,16 +88,6 @@ def _code(response: httpx.Response) -> str:
         return f"not the JSON error shape: {response.text[:100]!r}"
 
 
-def _until(predicate: Callable[[], bool], seconds: float, pause: float = 0.2) -> float | None:
-    """Seconds until ``predicate()`` held, or None if it never did within ``seconds``."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(pause)
-    return None
-
-
 def _outage(probe: Probe, seconds: float) -> None:
     """Send events and health checks for ``seconds``; each event must get 503 +
     Retry-After in the JSON error shape, /health 503 with a reason."""
@@ -116,8 +106,8 @@ def _recovery(probe: Probe, database_url: str, within: float = 10.0) -> tuple[fl
     """After the database is back: /health turns 200 by itself (a load balancer sends no
     traffic to a server whose health check fails, so it must not wait for an event), and
     events are answered 200 and stored.  Returns both delays."""
-    health_back = _until(lambda: probe.check_health()[0] == 200, within)
-    events_back = _until(lambda: probe.event()[0] == 200, within)
+    health_back = until(lambda: probe.check_health()[0] == 200, within)
+    events_back = until(lambda: probe.event()[0] == 200, within)
     health_after_events = probe.check_health()
     assert health_back is not None, (
         f"/health still {probe.health[-2]} {within:.0f} s after the database came back"

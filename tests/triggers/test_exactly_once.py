@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, until
 from tests.triggers.support import Receiver
 
 CARTS = 500  # the figure: on both backends
@@ -140,12 +140,9 @@ def test_sigkill_of_a_worker_midway_still_delivers_each_once(
     log = _settled_log(server, KILL_CARTS, 60)
     # The supervisor replaces the killed worker (it looks every half second or so: the
     # rest may have been delivered before it did).
-    deadline = time.monotonic() + 30
-    restarted = _workers(server.process.pid)
-    while not (len(restarted) == 2 and workers[0] not in restarted) and (
-            time.monotonic() < deadline):
-        time.sleep(0.1)
-        restarted = _workers(server.process.pid)
+    pid = server.process.pid
+    until(lambda: len(_workers(pid)) == 2 and workers[0] not in _workers(pid), 30, pause=0.1)
+    restarted = _workers(pid)
     assert len(restarted) == 2 and workers[0] not in restarted  # the supervisor replaced it
     counts = Counter(receiver.ids())
     duplicates = sum(counts.values()) - len(counts)
