@@ -99,8 +99,8 @@ _PEOPLE_CONDITIONS = {
 
 LinkKey = tuple[int, str, str, int, int]  # (app, dim, key, day, prev)
 CountKey = tuple[int, str, int, int, str]  # report_counts: (app, dim, grain, bucket, key)
-DAY_MS = 86_400_000
-MAX_KEY = 500
+DAY_MS = 86_400_000  # days.DAY_MS (days imports this module)
+MAX_KEY = 500  # keys (paths, product ids, custom keys) are cut to this (an index entry)
 SEP = "\x1f"  # between the parts of a source key
 # A visit's source as one key: channel, referrer domain, utm_source, utm_campaign.
 _SOURCE_KEY = ("substr({v}.channel || '" + SEP + "' || COALESCE({v}.referrer_domain, '') || '"

@@ -30,7 +30,7 @@ from shoptrack.money import to_units
 from shoptrack.properties import EVENT_TYPES
 from shoptrack.protocol import Event
 from shoptrack.store import days
-from shoptrack.store.chains import Links
+from shoptrack.store.chains import MAX_KEY, Links
 from shoptrack.store.contract import AppSettings
 from shoptrack.store.order_lines import Deltas, refresh_lines
 from shoptrack.store.tx import Tx, dumps, with_ids
@@ -38,7 +38,6 @@ from shoptrack.store.visits import ACTIVITY_EXCLUDED, Visits
 
 SLOT_MS = days.SLOT_MS
 DAY_MS = days.DAY_MS
-MAX_KEY = 500
 COUNT_COLUMNS = (("app_id", "int"), ("dim", "text"), ("grain", "int"), ("bucket", "int"),
                  ("key", "text"), ("n", "int"), ("qty", "int"))
 VIEWED = 1  # report_people.flags: viewed a product
