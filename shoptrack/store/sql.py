@@ -99,6 +99,7 @@ def _event(row: Sequence[Any]) -> dict[str, Any]:
 
 ALL_SLOTS = 2**40  # beyond any 15-minute slot of a real time (ms // 900,000)
 
+
 class SqlStore(AccountsSql, VisitorReads, ReportSql, JobsSql, TriggerSql, DeliverySql, Store):
     """The shared SQL; see the module docstring for what a backend adds.
 
